@@ -1,0 +1,220 @@
+"""Typed configuration: YAML or dicts read into dataclasses, with dotted overrides.
+
+Every layer owns the dataclass of its knobs (`DataConfig`, `ModelConfig`, ...); this module
+only knows how to fill any dataclass from plain data and to explain, in one line, what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+from hyperprune.errors import UserError
+
+T = TypeVar("T")
+
+
+def closest(name: str, allowed: typing.Iterable[str]) -> str:
+    """' (did you mean X?)' when one allowed name is close to `name`, else ''."""
+    match = difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def check_choice(what: str, value: Any, allowed: typing.Iterable[str]) -> None:
+    """Raise a one-line UserError unless `value` is one of `allowed`."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise UserError(
+            f"unknown {what} '{value}'{closest(value, allowed)}; allowed: {', '.join(map(str, allowed))}"
+        )
+
+
+def check_range(what: str, value: float, low: float | None = None, high: float | None = None,
+                *, low_open: bool = False, high_open: bool = False) -> None:
+    """Raise a one-line UserError unless low <(=) value <(=) high."""
+    bad = (
+        (low is not None and (value < low or (low_open and value == low)))
+        or (high is not None and (value > high or (high_open and value == high)))
+    )
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        raise UserError(f"{what} = {value} is out of range; allowed: {interval}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Convert plain YAML data to the annotated type, or say in one line why not."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, where)
+            except UserError as exc:
+                errors.append(exc)
+        raise errors[0] if errors else UserError(f"{where}: value {value!r} is not allowed")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected a mapping of settings, got {value!r}")
+        return from_dict(tp, value, where)
+    if origin in (list, tuple):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        (item_tp, *_) = get_args(tp) or (Any,)
+        items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected a mapping, got {value!r}")
+        _, val_tp = get_args(tp) or (Any, Any)
+        return {str(k): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise UserError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise UserError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise UserError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise UserError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise UserError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise UserError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[T], data: dict | None, where: str = "") -> T:
+    """Build dataclass `cls` from `data`, rejecting unknown keys with the closest valid name."""
+    data = dict(data or {})
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            raise UserError(
+                f"unknown config key '{path}'{closest(key, fields)}; "
+                f"allowed under '{where or 'top level'}': {', '.join(fields)}"
+            )
+        kwargs[key] = _coerce(value, hints[key], path)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain data (for YAML/JSON) from a dataclass tree."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def parse_overrides(pairs: typing.Sequence[str]) -> dict:
+    """['train.lr=20', 'model.preset=lstm-small'] -> nested dict, values parsed as YAML scalars."""
+    nested: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"override '{pair}' is not of the form key=value (for example train.epochs=3)")
+        key, raw = pair.split("=", 1)
+        if not key or any(not part for part in key.split(".")):
+            raise UserError(f"override '{pair}' has an empty key; use dotted names such as train.epochs=3")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override '{pair}' conflicts with another override of '{part}'")
+        node[leaf] = value
+    return nested
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Deep-merge `extra` into a copy of `base` (extra wins)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping from `path`, or a one-line UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file '{path}' does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"config file '{path}' is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"config file '{path}' is not valid YAML{at}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file '{path}' must hold a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def load(cls: type[T], path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> T:
+    """Config of type `cls` from a YAML file plus dotted `key=value` overrides."""
+    data = read_yaml(path) if path is not None else {}
+    return from_dict(cls, merge(data, parse_overrides(overrides)))

@@ -1,0 +1,41 @@
+"""Every knob of a recurrent language model. `None` means: take it from the preset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hyperprune.config import check_range
+
+
+@dataclass
+class ModelConfig:
+    preset: str | None = "lstm-small"  # see hyperprune.models.presets.PRESETS
+    family: str | None = None          # lstm | gru | rnn | rhn | awd-lstm
+    emb_size: int | None = None
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    depth: int | None = None           # RHN recurrence depth (micro-steps per token)
+    dropout: float | None = None       # Zaremba dropout: embedding output, between layers, before decoder
+    dropout_input: float | None = None      # AWD: locked dropout on the embedding output
+    dropout_hidden: float | None = None     # AWD: locked dropout between layers
+    dropout_embedding: float | None = None  # AWD: drop whole words from the embedding
+    weight_drop: float | None = None        # AWD: DropConnect on the hidden-to-hidden matrices
+    dropout_latent: float | None = None     # MoS: dropout on the latent contexts
+    n_experts: int | None = None       # MoS experts; 0: a plain softmax head
+    tie_weights: bool | None = None
+    init_range: float | None = None    # uniform(-r, r) initialisation
+    ar_alpha: float | None = None      # AWD activation regularisation
+    tar_beta: float | None = None      # AWD temporal activation regularisation
+
+    def validate(self) -> None:
+        for key in ("emb_size", "hidden_size", "num_layers", "depth"):
+            value = getattr(self, key)
+            if value is not None:
+                check_range(f"model.{key}", value, 1)
+        for key in ("dropout", "dropout_input", "dropout_hidden", "dropout_embedding",
+                    "weight_drop", "dropout_latent"):
+            value = getattr(self, key)
+            if value is not None:
+                check_range(f"model.{key}", value, 0.0, 1.0, high_open=True)
+        if self.n_experts is not None:
+            check_range("model.n_experts", self.n_experts, 0)
