@@ -13,12 +13,13 @@ class ModelConfig:
     family: str | None = None          # lstm | gru | rnn | rhn | awd-lstm
     emb_size: int | None = None
     hidden_size: int | None = None
+    last_hidden_size: int | None = None  # last layer's size; default emb_size when tied (AWD), else hidden_size
     num_layers: int | None = None
     depth: int | None = None           # RHN recurrence depth (micro-steps per token)
-    dropout: float | None = None       # Zaremba dropout: embedding output, between layers, before decoder
-    dropout_input: float | None = None      # AWD: locked dropout on the embedding output
-    dropout_hidden: float | None = None     # AWD: locked dropout between layers
-    dropout_embedding: float | None = None  # AWD: drop whole words from the embedding
+    dropout: float | None = None       # Zaremba: embedding output, between layers, before decoder; AWD/RHN: before decoder
+    dropout_input: float | None = None      # AWD/RHN: locked dropout on the embedding output
+    dropout_hidden: float | None = None     # AWD: locked dropout between layers; RHN: on the recurrent state
+    dropout_embedding: float | None = None  # AWD/RHN: drop whole words from the embedding
     weight_drop: float | None = None        # AWD: DropConnect on the hidden-to-hidden matrices
     dropout_latent: float | None = None     # MoS: dropout on the latent contexts
     n_experts: int | None = None       # MoS experts; 0: a plain softmax head
@@ -28,7 +29,7 @@ class ModelConfig:
     tar_beta: float | None = None      # AWD temporal activation regularisation
 
     def validate(self) -> None:
-        for key in ("emb_size", "hidden_size", "num_layers", "depth"):
+        for key in ("emb_size", "hidden_size", "last_hidden_size", "num_layers", "depth"):
             value = getattr(self, key)
             if value is not None:
                 check_range(f"model.{key}", value, 1)
@@ -39,3 +40,9 @@ class ModelConfig:
                 check_range(f"model.{key}", value, 0.0, 1.0, high_open=True)
         if self.n_experts is not None:
             check_range("model.n_experts", self.n_experts, 0)
+        if self.init_range is not None:
+            check_range("model.init_range", self.init_range, 0.0, low_open=True)
+        for key in ("ar_alpha", "tar_beta"):
+            value = getattr(self, key)
+            if value is not None:
+                check_range(f"model.{key}", value, 0.0)

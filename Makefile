@@ -1,0 +1,38 @@
+# Two entry points for a newcomer: `make demo` (a small real search) and `make test`.
+# Both create .venv, install PyTorch (the CPU build where no GPU is present) and the package.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Where no NVIDIA GPU is present, install the CPU build of torch (2.13.0 admits the project's range).
+# On a machine without a local torch wheel, set TORCH_INDEX=https://download.pytorch.org/whl/cpu.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+# Tests and demos read the corpora from ../shared/data when it is there; else $HYPERPRUNE_DATA,
+# ~/.cache/hyperprune, then a checksummed download.
+ifneq ($(wildcard ../shared/data),)
+export HYPERPRUNE_DATA ?= $(abspath ../shared/data)
+endif
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@if ! command -v nvidia-smi >/dev/null 2>&1; then \
+		echo "no NVIDIA GPU found: installing the CPU build of $(TORCH_SPEC)"; \
+		$(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
+	fi
+	$(PIP) install -q -e ".[test,postgres]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/hyperprune search configs/demo.yaml
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

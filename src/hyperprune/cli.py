@@ -1,0 +1,159 @@
+"""The `hyperprune` command. Thin: it parses arguments and calls the layers below."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from hyperprune.errors import UserError
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding ptb/, wikitext-2/, tinyshakespeare/ (else $HYPERPRUNE_DATA, "
+                             "~/.cache/hyperprune, then download)")
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from hyperprune.data import corpus_stats, load_corpus
+    from hyperprune.data.config import DataConfig
+    from hyperprune.config import from_dict
+
+    fields = {"name": args.name, "data_dir": args.data_dir}
+    if args.path:
+        fields.update(name="custom", path=args.path)
+    if args.level:
+        fields["level"] = args.level
+    stats = corpus_stats(load_corpus(from_dict(DataConfig, fields, "data")))
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>13}: {value:,}")
+    return 0
+
+
+def _run_config(path: str, overrides: list[str], args: argparse.Namespace):
+    from hyperprune import config
+    from hyperprune.train.config import RunConfig
+
+    extra = []
+    if getattr(args, "data_dir", None):
+        extra.append(f"data.data_dir={args.data_dir}")
+    if getattr(args, "device", None):
+        extra.append(f"device={args.device}")
+    if getattr(args, "run_dir", None):
+        extra.append(f"run_dir={args.run_dir}")
+    return config.load(RunConfig, path, [*overrides, *extra])
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from hyperprune.config import to_dict
+    from hyperprune.train import Trainer, write_summary
+    from hyperprune.train.checkpoint import atomic_write_text
+    import yaml
+
+    cfg = _run_config(args.config, args.overrides, args)
+    run_dir = _writable_run_dir(cfg.run_dir)
+    start = time.perf_counter()
+    trainer = Trainer(cfg, run_dir)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
+    if trainer.epoch:
+        print(f"resuming {run_dir} from epoch {trainer.epoch}", flush=True)
+    trainer.train()
+    summary = write_summary(trainer, time.perf_counter() - start)
+    print(f"valid ppl {summary['valid_ppl']:.2f} | test ppl {summary['test_ppl']:.2f} | "
+          f"{summary['params_nonzero']:,}/{summary['params_total']:,} nonzero parameters | "
+          f"summary: {run_dir / 'summary.json'}")
+    return 0
+
+
+def _writable_run_dir(path: str) -> Path:
+    run_dir = Path(path)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"run directory '{run_dir}' is not writable ({exc.strerror}); "
+                        f"choose another with run_dir=PATH") from None
+    return run_dir
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import math
+    from hyperprune.data import batchify, load_corpus
+    from hyperprune.train import evaluate_loss, load_trained, resolve_device
+
+    device = resolve_device(args.device)
+    cfg, model, payload = load_trained(_existing(args.checkpoint), device)
+    if args.data_dir:
+        cfg.data.data_dir = args.data_dir
+    corpus = load_corpus(cfg.data)
+    result = {"checkpoint": str(args.checkpoint), "epoch": payload["epoch"]}
+    for split in ("valid", "test"):
+        data = batchify(getattr(corpus, split), cfg.train.eval_batch_size).to(device)
+        result[f"{split}_ppl"] = math.exp(evaluate_loss(model, data, cfg.train.bptt))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"epoch {result['epoch']} | valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f}")
+    return 0
+
+
+def _existing(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"checkpoint '{p}' does not exist; give a .pt file or a run directory")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hyperprune",
+                                     description="Lyapunov-spectrum-based hyperpruning of recurrent networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="load a corpus and print its token and vocabulary counts")
+    p.add_argument("name", help="ptb | wikitext-2 | tinyshakespeare | custom")
+    p.add_argument("--path", help="folder with train.txt, valid.txt, test.txt (for custom data)")
+    p.add_argument("--level", choices=["word", "char"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("train", help="train one model from a YAML config (resumes an existing run directory)")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*", help="dotted key=value settings, e.g. train.epochs=3")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the config's, auto)")
+    p.add_argument("--run-dir", help="where checkpoints and summary.json go")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="validation and test perplexity of a checkpoint or run directory")
+    p.add_argument("checkpoint")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"hyperprune: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hyperprune: interrupted; checkpoints written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Training signals some strategies read: the dense gradient and its running average ("momentum").
+
+Both are recorded by `SparseEngine.mask_gradients()` from the gradient as backward left it, before
+the pruned entries are zeroed: growth rules must see the gradient where weights are pruned. Only
+the signals the chosen strategies declare (`needs=`) are kept, so a `random` / `none` run pays for
+neither.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class Signals:
+    """What growth and redistribution rules may read: `generator`, `gradient`, `momentum`."""
+
+    def __init__(self, params: dict[str, torch.nn.Parameter], needs: set[str], momentum_decay: float,
+                 generator: torch.Generator):
+        self.params = params
+        self.needs = set(needs)
+        self.momentum_decay = momentum_decay
+        self.generator = generator    # CPU: the same seed draws the same masks on any device
+        self.gradient: dict[str, torch.Tensor] = {}
+        self.momentum: dict[str, torch.Tensor] = {}
+        if "gradient" in self.needs:
+            self.gradient = {n: torch.zeros_like(p, memory_format=torch.contiguous_format)
+                             for n, p in params.items()}
+        if "momentum" in self.needs:
+            self.momentum = {n: torch.zeros_like(p, memory_format=torch.contiguous_format)
+                             for n, p in params.items()}
+
+    @torch.no_grad()
+    def record(self) -> None:
+        """Read every masked parameter's current `.grad` (call before masking it)."""
+        if not self.needs:
+            return
+        for name, param in self.params.items():
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.is_sparse:
+                grad = grad.to_dense()
+            if "gradient" in self.needs:
+                self.gradient[name].copy_(grad)
+            if "momentum" in self.needs:
+                # SNFS eq. 1: M_t = beta * M_{t-1} + (1 - beta) * g_t
+                self.momentum[name].lerp_(grad, 1.0 - self.momentum_decay)
+
+    def state_dict(self) -> dict:
+        # The gradient is rewritten by every backward before it is read, so only momentum is state.
+        return {"momentum": {n: m.detach().cpu().clone() for n, m in self.momentum.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, value in state.get("momentum", {}).items():
+            if name in self.momentum:
+                self.momentum[name].copy_(value)
