@@ -112,6 +112,32 @@ def _existing(path: str) -> Path:
     return p
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from hyperprune.report import write_report
+
+    files = write_report(args.run_dir, args.out)
+    state = "partial report (search still running)" if files.partial else "report"
+    print(f"{state}: {files.index} ({len(files.figures)} figures, {len(files.tables)} table files)")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from hyperprune.search import load_search_config, run_search
+
+    extra = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    extra += [f"run_dir={args.run_dir}"] if args.run_dir else []
+    cfg = load_search_config(args.config, [*args.overrides, *extra])
+    run_search(cfg, device=args.device, verbose=not args.quiet)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hyperprune.search import run_worker
+
+    run_worker(args.storage, args.study, device=args.device, verbose=not args.quiet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hyperprune",
                                      description="Lyapunov-spectrum-based hyperpruning of recurrent networks.")
@@ -139,6 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search")
+    p.add_argument("run_dir", help="a search's run directory (holds results.json)")
+    p.add_argument("--out", help="where to write the report (default: RUN_DIR/report)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("search", help="run or resume a hyperpruning search (re-run the same command to resume)")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*", help="dotted key=value settings, e.g. search.n_candidates=8")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the config's, auto)")
+    p.add_argument("--run-dir", help="where results.json, the study and the checkpoints go")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("worker", help="join a search on shared storage (PostgreSQL, MySQL, journal file)")
+    p.add_argument("--storage", required=True, help="the search's storage URL, e.g. postgresql://user@host/db")
+    p.add_argument("--study", required=True, help="the search's study name (search.study_name)")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the search config's)")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 

@@ -32,7 +32,13 @@ class SparseConfig:
     def validate(self) -> None:
         # Imported here: the registries import this module's package.
         from hyperprune.sparse.presets import PRESETS
-        from hyperprune.sparse.registry import DEATH, GROWTH, INIT, REDISTRIBUTION, SCHEDULE
+        from hyperprune.sparse.registry import (
+            DEATH,
+            GROWTH,
+            INIT,
+            REDISTRIBUTION,
+            SCHEDULE,
+        )
 
         check_range("sparse.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
         if self.preset is not None:

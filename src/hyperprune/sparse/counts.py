@@ -14,7 +14,7 @@ Rounding conventions (everything else follows from these three):
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def target_nonzeros(sparsity: float, total: int) -> int:

@@ -3,7 +3,7 @@
 Both are recorded by `SparseEngine.mask_gradients()` from the gradient as backward left it, before
 the pruned entries are zeroed: growth rules must see the gradient where weights are pruned. Only
 the signals the chosen strategies declare (`needs=`) are kept, so a `random` / `none` run pays for
-neither.
+neither. Buffers live on the gradient's device.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ class Signals:
         self.generator = generator    # CPU: the same seed draws the same masks on any device
         self.gradient: dict[str, torch.Tensor] = {}
         self.momentum: dict[str, torch.Tensor] = {}
-        if "gradient" in self.needs:
-            self.gradient = {n: torch.zeros_like(p, memory_format=torch.contiguous_format)
-                             for n, p in params.items()}
-        if "momentum" in self.needs:
-            self.momentum = {n: torch.zeros_like(p, memory_format=torch.contiguous_format)
-                             for n, p in params.items()}
+        for name, param in params.items():
+            if "gradient" in self.needs:
+                self.gradient[name] = torch.zeros(param.shape, dtype=param.dtype, device=param.device)
+            if "momentum" in self.needs:
+                self.momentum[name] = torch.zeros(param.shape, dtype=param.dtype, device=param.device)
 
     @torch.no_grad()
-    def record(self) -> None:
-        """Read every masked parameter's current `.grad` (call before masking it)."""
+    def record(self, gradient: bool = True) -> None:
+        """Read every masked parameter's current `.grad` (call before masking it). `gradient=False`
+        skips the copy of the dense gradient when no update can read it before the next backward."""
         if not self.needs:
             return
         for name, param in self.params.items():
@@ -40,10 +40,12 @@ class Signals:
                 continue
             if grad.is_sparse:
                 grad = grad.to_dense()
-            if "gradient" in self.needs:
+            if gradient and "gradient" in self.needs:
+                self.gradient[name] = _on(self.gradient[name], grad)
                 self.gradient[name].copy_(grad)
             if "momentum" in self.needs:
                 # SNFS eq. 1: M_t = beta * M_{t-1} + (1 - beta) * g_t
+                self.momentum[name] = _on(self.momentum[name], grad)
                 self.momentum[name].lerp_(grad, 1.0 - self.momentum_decay)
 
     def state_dict(self) -> dict:
@@ -53,4 +55,11 @@ class Signals:
     def load_state_dict(self, state: dict) -> None:
         for name, value in state.get("momentum", {}).items():
             if name in self.momentum:
-                self.momentum[name].copy_(value)
+                self.momentum[name] = value.to(self.params[name].device, self.params[name].dtype).clone()
+
+
+def _on(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`buffer` on `like`'s device and dtype (the model may move after the engine was built)."""
+    if buffer.device == like.device and buffer.dtype == like.dtype:
+        return buffer
+    return buffer.to(device=like.device, dtype=like.dtype)

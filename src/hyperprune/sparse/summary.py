@@ -6,9 +6,11 @@ FLOPs convention (what `flops_per_token` counts):
   per token: 2 FLOPs (a multiply and an add) per entry, so 2 * rows * cols dense and 2 * kept sparse
   (a sparse kernel skips the zeros); recurrent matrices (input-to-hidden and hidden-to-hidden of
   every layer) and the decoder alike;
-- the embedding is a table lookup: 0 FLOPs; but a decoder tied to it (the same Parameter object
-  also registered under a second name, or `model.tie_weights` true) adds 2 * (its entries) for the
-  decoder product;
+- the embedding is a table lookup: 0 FLOPs; but when it is also the decoder matrix (tied weights:
+  the same Parameter is `model.decoder.weight`, or the embedding is registered under a second name) the decoder
+  product adds 2 * (its entries);
+- a Mixture-of-Softmaxes head (`model.mos.n_experts = K`) applies the decoder matrix to K contexts
+  per token: it counts K times;
 - biases, gates' elementwise products, nonlinearities and the softmax are not counted; nor are
   matrices the model does not list in `sparsifiable()`.
 
@@ -21,9 +23,14 @@ from __future__ import annotations
 import torch
 
 
-def _decoder_tied(model: torch.nn.Module, param: torch.nn.Parameter) -> bool:
-    names = [n for n, p in model.named_parameters(remove_duplicate=False) if p is param]
-    return len(names) > 1 or bool(getattr(model, "tie_weights", False))
+def products_per_token(model: torch.nn.Module, group: str, param: torch.nn.Parameter) -> int:
+    """How many matrix-vector products per token use `param` (the convention above)."""
+    decoder = getattr(getattr(model, "decoder", None), "weight", None)
+    is_decoder = param is decoder or (group == "embedding" and len(
+        [n for n, p in model.named_parameters(remove_duplicate=False) if p is param]) > 1)
+    if is_decoder:
+        return int(getattr(getattr(model, "mos", None), "n_experts", 1) or 1)
+    return 0 if group == "embedding" else 1
 
 
 def sparsity_summary(model: torch.nn.Module, masks: dict[str, torch.Tensor] | None = None) -> dict:
@@ -38,7 +45,7 @@ def sparsity_summary(model: torch.nn.Module, masks: dict[str, torch.Tensor] | No
             "group": group, "shape": list(param.shape), "total": total, "nonzero": nonzero,
             "density": nonzero / total if total else 0.0, "masked": name in masks,
         }
-        uses = 1 if group != "embedding" else (1 if _decoder_tied(model, param) else 0)
+        uses = products_per_token(model, group, param)
         flops_dense += 2 * total * uses
         flops_sparse += 2 * nonzero * uses
     masked_total = sum(t["total"] for t in tensors.values() if t["masked"])

@@ -9,12 +9,13 @@ learning rate, epoch, step, sparse masks and every random generator).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,10 +26,10 @@ import torch.nn.functional as F
 from hyperprune.config import from_dict, to_dict
 from hyperprune.data import Corpus, batchify, get_batch, load_corpus
 from hyperprune.models import build_model, detach_state, resolve_model_config
-from hyperprune.sparse import SparseEngine, resolve_sparse_config
+from hyperprune.sparse import PRESET_TRAIN_OVERRIDES, SparseEngine, resolve_sparse_config
 from hyperprune.train import asgd
 from hyperprune.train.checkpoint import atomic_write_text, load_latest, read_checkpoint, save_checkpoint
-from hyperprune.train.config import RunConfig
+from hyperprune.train.config import RunConfig, TrainConfig
 from hyperprune.train.device import resolve_device
 
 CHECKPOINT_FORMAT = 1
@@ -55,10 +56,15 @@ class EpochRecord:
 
 def resolve_run_config(cfg: RunConfig) -> RunConfig:
     """Fill preset values into model and sparse settings (the sparse preset may pick the optimiser)."""
-    sparse, train_overrides = resolve_sparse_config(cfg.sparse)
+    sparse = resolve_sparse_config(cfg.sparse)
     train = cfg.train
-    if train_overrides:
-        train = from_dict(type(train), {**to_dict(train), **train_overrides})
+    if sparse.enabled and sparse.preset in PRESET_TRAIN_OVERRIDES:
+        # Like the sparse preset itself: a recipe field the user left at its default takes the
+        # method's value (Selfish-RNN comes with NT-ASGD).
+        defaults = TrainConfig()
+        changes = {key: value for key, value in PRESET_TRAIN_OVERRIDES[sparse.preset].items()
+                   if getattr(train, key) == getattr(defaults, key)}
+        train = dataclasses.replace(train, **changes)
     return RunConfig(data=cfg.data, model=resolve_model_config(cfg.model), train=train, sparse=sparse,
                      seed=cfg.seed, device=cfg.device, run_dir=cfg.run_dir)
 
@@ -215,8 +221,6 @@ class Trainer:
         train_loss = total_loss.item() / max(total_tokens, 1)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} at epoch {epoch}")
-        if self.sparse is not None:
-            self.sparse.end_of_epoch(epoch, self.optimizer)
         train_s = time.perf_counter() - start
 
         valid_loss = self.evaluate_loss("valid")
@@ -227,6 +231,11 @@ class Trainer:
             if self.verbose:
                 print(f"epoch {epoch}: validation stalled for {t.nonmono} epochs; switching to averaged SGD",
                       flush=True)
+
+        if self.sparse is not None:
+            # After validation, as Selfish-RNN does: validation (and NT-ASGD's trigger) sees the
+            # weights just trained, not the freshly pruned and regrown ones.
+            self.sparse.end_of_epoch(epoch, self.optimizer)
 
         self.epoch = epoch
         self.train_wall_s += train_s

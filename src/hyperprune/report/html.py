@@ -1,0 +1,128 @@
+"""The report page: one self-contained HTML file (styles inline, figures as base64 PNG).
+
+A small inline script marks `<body data-images-loaded="N" data-images-total="M">` once the page has
+loaded, so a headless browser test can check that every figure decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperprune.report.figures import ReportFigure
+from hyperprune.report.tables import Table
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; }
+.banner { background: #fff3cd; border: 1px solid #e0c36a; padding: 0.7em 1em; margin: 1em 0; font-weight: 600; }
+.note { color: #7a4b00; background: #fdf6e3; padding: 0.3em 0.6em; margin: 0.3em 0; }
+figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; max-width: 640px; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: right; white-space: nowrap; }
+th { background: #f4f4f4; } td.text { text-align: left; }
+tr.winner td { background: #fde2e2; } tr.finalist td { background: #fff0dc; }
+tr.failed td { background: #efe6f7; } tr.eliminated td { color: #666; }
+td.kept { background: #e3f4e3; } td.eliminated { background: #f6e0e0; }
+.files { font-size: 0.85em; }
+"""
+
+IMAGES_LOADED_SCRIPT = """
+<script>
+function hyperpruneCountImages() {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; });
+  document.body.dataset.imagesTotal = String(images.length);
+  document.body.dataset.imagesLoaded = String(loaded.length);
+}
+window.addEventListener("load", hyperpruneCountImages);
+</script>
+"""
+
+
+@dataclass
+class Section:
+    title: str
+    figures: list[ReportFigure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    text: str = ""                    # already-escaped HTML paragraph(s)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def render_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = []
+    for row in table.rows:
+        status = row.get("status")
+        cls = f' class="{html.escape(str(status))}"' if status else ""
+        cells = []
+        for c in table.columns:
+            value = row.get(c)
+            classes = []
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                classes.append("text")
+            if value in ("kept", "eliminated"):
+                classes.append(value)
+            attr = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f"<td{attr}>{html.escape(format_value(value))}</td>")
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
+    files = (f'<p class="files">Also as <a href="{table.name}.csv">{table.name}.csv</a> and '
+             f'<a href="{table.name}.json">{table.name}.json</a>.</p>')
+    if not table.rows:
+        return f"<h3>{html.escape(table.title)}</h3>{notes}<p>No rows yet.</p>"
+    return (f"<h3>{html.escape(table.title)}</h3>{notes}<div class=\"table-wrap\"><table><thead><tr>{head}</tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table></div>{files}")
+
+
+def render_figure(figure: ReportFigure) -> str:
+    data = base64.b64encode(figure.png).decode("ascii")
+    caption = html.escape(figure.caption)
+    return (f'<figure id="fig-{html.escape(figure.name)}"><img alt="{html.escape(figure.title)}" '
+            f'src="data:image/png;base64,{data}"><figcaption><b>{html.escape(figure.title)}</b>. '
+            f"{caption} (<a href=\"{html.escape(figure.name)}.png\">PNG</a>)</figcaption></figure>")
+
+
+def render_page(title: str, meta: str, banner: str | None, summary: str, sections: list[Section],
+                notes: list[str]) -> str:
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1><p class=\"meta\">{meta}</p>"]
+    if banner:
+        parts.append(f'<div class="banner" id="partial">{html.escape(banner)}</div>')
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    parts.append(summary)
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        if section.text:
+            parts.append(section.text)
+        parts += [f'<p class="note">{html.escape(n)}</p>' for n in section.notes]
+        parts += [render_figure(f) for f in section.figures]
+        parts += [render_table(t) for t in section.tables]
+    parts.append(IMAGES_LOADED_SCRIPT)
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

@@ -1,0 +1,168 @@
+"""Knobs of a hyperpruning search: the training run every candidate shares, plus `search:` and `lyapunov:`.
+
+A search config is a run config (data, model, train, sparse, seed, device, run_dir) with two more
+sections. `search.space` maps dotted run-config paths to Optuna distributions (see `space.py`);
+each candidate is the run config with one sample of the space applied on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from hyperprune import config as configuration
+from hyperprune.config import check_choice, check_range, to_dict
+from hyperprune.data.config import DataConfig
+from hyperprune.errors import UserError
+from hyperprune.models.config import ModelConfig
+from hyperprune.sparse.config import SparseConfig
+from hyperprune.train.config import RunConfig, TrainConfig
+
+STRATEGIES = ("lsh", "full", "asha")
+METRICS = ("ls", "loss")
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
+
+
+@dataclass
+class SearchSettings:
+    strategy: str = "lsh"              # lsh (rounds on the spectrum distance) | full | asha
+    metric: str = "ls"                 # ls: Lyapunov-spectrum distance to the dense model | loss: valid ppl
+    sampler: str = "tpe"               # tpe | random | grid | cmaes | gp
+    n_candidates: int = 20             # proposals drawn from the sampler (duplicates are collapsed)
+    batch: int = 1                     # proposals drawn together before the sampler sees their scores
+    first_epoch: int = 1               # e0: every candidate is trained this far, then scored
+    epochs_per_round: int = 1          # ei: survivors train this many more epochs per round
+    keep: float = 0.5                  # fraction of candidates kept per round
+    finalists: int = 2                 # F: rounds stop at this many; they train to final_epochs
+    final_epochs: int | None = None    # the full budget; default train.epochs
+    storage: str | None = None         # Optuna storage URL; default sqlite:///RUN_DIR/study.db
+    study_name: str | None = None      # default: the run directory's name
+    checkpoint_dir: str | None = None  # candidates' training; default RUN_DIR/candidates (shared by workers)
+    dense_dir: str | None = None       # dense references by content hash; default RUN_DIR/dense
+    heartbeat_interval: int = 30       # seconds; a worker silent for 2x this loses its candidate
+    space: dict[str, Any] | None = None  # dotted key -> distribution; None: the paper's space
+
+    def validate(self) -> None:
+        check_choice("search.strategy", self.strategy, STRATEGIES)
+        check_choice("search.metric", self.metric, METRICS)
+        check_choice("search.sampler", self.sampler, SAMPLERS)
+        check_range("search.n_candidates", self.n_candidates, 1)
+        check_range("search.batch", self.batch, 1)
+        check_range("search.first_epoch", self.first_epoch, 1)
+        check_range("search.epochs_per_round", self.epochs_per_round, 0)
+        check_range("search.keep", self.keep, 0.0, 1.0, low_open=True, high_open=True)
+        check_range("search.finalists", self.finalists, 1)
+        if self.final_epochs is not None:
+            check_range("search.final_epochs", self.final_epochs, 1)
+        check_range("search.heartbeat_interval", self.heartbeat_interval, 1)
+        if self.space is not None and not isinstance(self.space, dict):
+            raise UserError(f"search.space must be a mapping of dotted keys to distributions, got {self.space!r}")
+
+
+@dataclass
+class LyapunovSettings:
+    convention: str = "reference"      # reference: hidden states only | standard: the whole state
+    k: int | None = None               # exponents computed; None: as many as the state has
+    warmup: int = 10                   # probe tokens that warm the state (and frame) up before measuring
+    sequences: int = 2                 # probe windows of the validation split (the paper: 2 x 35 tokens)
+    length: int = 35                   # measured tokens per probe window
+    distance: str = "l2"               # l2 (the paper's) | l2-topk | relative | wasserstein
+    probe: str = "first"               # first | random: which validation windows
+    seed: int = 0                      # probe windows and initial tangent vectors
+
+    def validate(self) -> None:
+        check_choice("lyapunov.convention", self.convention, ["reference", "standard"])
+        if self.k is not None:
+            check_range("lyapunov.k", self.k, 1)
+        check_range("lyapunov.warmup", self.warmup, 0)
+        check_range("lyapunov.sequences", self.sequences, 1)
+        check_range("lyapunov.length", self.length, 1)
+        check_choice("lyapunov.probe", self.probe, ["first", "random"])
+
+
+@dataclass
+class SearchConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sparse: SparseConfig = field(default_factory=SparseConfig)
+    seed: int = 0
+    device: str = "auto"
+    run_dir: str = "runs/search"
+    search: SearchSettings = field(default_factory=SearchSettings)
+    lyapunov: LyapunovSettings = field(default_factory=LyapunovSettings)
+
+    def validate(self) -> None:
+        s = self.search
+        if not self.sparse.enabled:
+            raise UserError("sparse.sparsity = 0 leaves nothing to prune; a search needs a target sparsity "
+                            "in (0, 1), for example sparse.sparsity=0.67")
+        if self.final_epochs < 1:
+            raise UserError(f"train.epochs = {self.train.epochs} gives no training budget; "
+                            f"set search.final_epochs or train.epochs to at least 1")
+        if s.first_epoch > self.final_epochs:
+            raise UserError(f"search.first_epoch = {s.first_epoch} is beyond the budget of "
+                            f"{self.final_epochs} epochs; allowed: 1 to {self.final_epochs}")
+        if s.sampler == "grid" and s.strategy == "asha":
+            raise UserError("search.sampler = grid is not available with strategy asha; use tpe or random")
+        from hyperprune.lyapunov import DISTANCES
+        check_choice("lyapunov.distance", self.lyapunov.distance, DISTANCES)
+        from hyperprune.search.space import SearchSpace
+        SearchSpace.from_config(self)          # validates every entry of the space
+
+    @property
+    def final_epochs(self) -> int:
+        return self.search.final_epochs if self.search.final_epochs is not None else self.train.epochs
+
+    def run_config(self) -> RunConfig:
+        """The run every candidate starts from (before the space is applied), at the full budget."""
+        raw = self.run_dict()
+        return configuration.from_dict(RunConfig, raw)
+
+    def run_dict(self) -> dict[str, Any]:
+        raw = {key: to_dict(getattr(self, key))
+               for key in ("data", "model", "train", "sparse", "seed", "device", "run_dir")}
+        raw["train"]["epochs"] = self.final_epochs
+        return raw
+
+    # -- where things live --------------------------------------------------------------------
+
+    @property
+    def storage_url(self) -> str:
+        if self.search.storage:
+            return self.search.storage
+        return f"sqlite:///{Path(self.run_dir).resolve() / 'study.db'}"
+
+    @property
+    def study_name(self) -> str:
+        return self.search.study_name or Path(self.run_dir).resolve().name
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self.search.checkpoint_dir or Path(self.run_dir) / "candidates").resolve()
+
+    @property
+    def dense_dir(self) -> Path:
+        return Path(self.search.dense_dir or Path(self.run_dir) / "dense").resolve()
+
+
+def load_search_config(path: str | Path | None, overrides: Sequence[str] = ()) -> SearchConfig:
+    """A validated `SearchConfig` from YAML plus dotted `key=value` overrides."""
+    return configuration.load(SearchConfig, path, overrides)
+
+
+def resolved_paths(cfg: SearchConfig) -> SearchConfig:
+    """`cfg` with absolute run, checkpoint and dense directories and storage URL: workers elsewhere
+    read the config back from the study, so nothing may depend on the current directory."""
+    raw = to_dict(cfg)
+    raw["run_dir"] = str(Path(cfg.run_dir).resolve())
+    raw["search"]["storage"] = cfg.storage_url
+    raw["search"]["study_name"] = cfg.study_name
+    raw["search"]["checkpoint_dir"] = str(cfg.checkpoint_dir)
+    raw["search"]["dense_dir"] = str(cfg.dense_dir)
+    if cfg.data.path is not None:
+        raw["data"]["path"] = str(Path(cfg.data.path).resolve())
+    if cfg.data.data_dir is not None:
+        raw["data"]["data_dir"] = str(Path(cfg.data.data_dir).resolve())
+    return configuration.from_dict(SearchConfig, raw)

@@ -1,0 +1,199 @@
+"""Running one job: train a model (resuming from its checkpoints) to an epoch and measure it.
+
+Candidates train in `CHECKPOINT_DIR/<id>/`, an ordinary trainer run directory: a survivor of a round
+continues from its checkpoint, and a job taken over after a crash resumes from the last good one.
+Every candidate uses the search's seed, so candidates differ only by their settings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from hyperprune.config import to_dict
+from hyperprune.data import Corpus, load_corpus
+from hyperprune.errors import UserError
+from hyperprune.lyapunov import distance
+from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.proposals import Proposal
+from hyperprune.search.reference import DenseReference, build_probe, measure, spectrum_tag
+from hyperprune.search.schedule import compare_epochs
+from hyperprune.search.space import SearchSpace
+from hyperprune.train import Trainer, TrainingDiverged, resolve_device
+from hyperprune.train.checkpoint import atomic_write_text, checkpoint_path
+
+
+class JobFailed(Exception):
+    """The candidate cannot go on (diverged, non-finite score): recorded as failed, the search goes on."""
+
+    def __init__(self, reason: str, result: dict[str, Any] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.result = result
+
+
+class LeaseLost(Exception):
+    """Another worker took this job over (this one was presumed dead): drop the work silently."""
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+class Workbench:
+    """What a worker keeps between jobs: the config, its space, one corpus and one probe."""
+
+    def __init__(self, cfg, device: str | None = None):
+        self.cfg = cfg
+        self.device = resolve_device(device or cfg.device)
+        self.space = SearchSpace.from_config(cfg)
+        self.reference = DenseReference(cfg)
+        s = cfg.search
+        self.compared = set(compare_epochs(s.strategy, s.metric, s.first_epoch, s.epochs_per_round,
+                                           cfg.final_epochs, s.n_candidates, s.keep, s.finalists))
+        self._corpus: Corpus | None = None
+        self._probe = None
+
+    @property
+    def corpus(self) -> Corpus:
+        if self._corpus is None:
+            self._corpus = load_corpus(self.cfg.data)
+        return self._corpus
+
+    @property
+    def probe(self):
+        if self._probe is None:
+            self._probe = build_probe(self.cfg, self.corpus.valid)
+        return self._probe
+
+    @property
+    def tag(self) -> str:
+        return spectrum_tag(self.cfg, self.probe)
+
+    def candidate_dir(self, candidate: int) -> Path:
+        return Path(self.cfg.checkpoint_dir) / f"{candidate:04d}"
+
+    def trainer(self, run_cfg, run_dir: Path) -> Trainer:
+        return Trainer(run_cfg, run_dir, device=self.device, corpus=self.corpus, verbose=False, progress=None)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def run(self, job: Job, proposals: list[Proposal], records: dict[str, JobRecord],
+            still_mine: Callable[[], bool]) -> tuple[dict[str, Any], float]:
+        """(result, value) of `job`; raises JobFailed for a candidate that cannot go on."""
+        def check_lease(trainer, record) -> None:
+            if not still_mine():
+                raise LeaseLost(job.key)
+
+        if job.kind == "dense":
+            return self._dense(job, check_lease)
+        if job.kind in ("score", "final"):
+            return self._candidate(job, proposals[job.candidate], records, check_lease)
+        raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def _dense(self, job: Job, check_lease) -> tuple[dict[str, Any], float]:
+        epoch, ref = job.epoch, self.reference
+        final = epoch == self.cfg.final_epochs
+        need_spectrum = epoch in self.compared
+        with ref.lock():
+            trainer = self.trainer(ref.config, ref.dir)
+            atomic_write_text(ref.dir / "config.json", json.dumps(to_dict(ref.config), indent=2) + "\n")
+            spectrum = ref.cached_spectrum(self.tag, epoch) if need_spectrum else None
+            spectrum_s = 0.0
+            try:
+                if trainer.epoch <= epoch:
+                    trainer.train(until_epoch=epoch, on_epoch=check_lease)
+                    model_trainer = trainer
+                elif (need_spectrum and spectrum is None) or final:
+                    model_trainer = self.trainer(ref.config, ref.rewind_dir(epoch))
+                    model_trainer.train(until_epoch=epoch, on_epoch=check_lease)
+                else:
+                    model_trainer = None
+            except TrainingDiverged as exc:
+                raise JobFailed(f"dense reference diverged: {exc}") from None
+            if need_spectrum and spectrum is None:
+                spectrum, spectrum_s = measure(model_trainer, self.probe, self.cfg)
+                if not spectrum.all_finite:
+                    raise JobFailed("the dense spectrum is not finite: " + "; ".join(spectrum.issues))
+                ref.save_spectrum(self.tag, epoch, spectrum)
+            test_ppl = model_trainer.evaluate("test") if final else None
+            if model_trainer is not None and model_trainer is not trainer:
+                ref.drop_rewind(epoch)
+        history = trainer.history[:epoch]
+        valid_ppl = history[-1].valid_ppl
+        result = {
+            "epoch": epoch,
+            "valid_ppl": valid_ppl,
+            "test_ppl": test_ppl,
+            "valid_ppl_by_epoch": {str(r.epoch): r.valid_ppl for r in history},
+            "spectrum": [float(v) for v in spectrum.mean] if spectrum is not None else None,
+            "train_s": sum(r.wall_s for r in history),
+            "spectrum_s": spectrum_s,
+            "dir": str(ref.dir),
+        }
+        return result, valid_ppl
+
+    def _candidate(self, job: Job, proposal: Proposal, records: dict[str, JobRecord],
+                   check_lease) -> tuple[dict[str, Any], float]:
+        epoch = job.epoch
+        run_dir = self.candidate_dir(job.candidate)
+        run_cfg = self.space.run_config(proposal.params, str(run_dir))
+        trainer = self.trainer(run_cfg, run_dir)
+        _write_identity(run_dir, job.candidate, proposal, run_cfg)
+        if trainer.epoch > epoch:
+            raise RuntimeError(f"candidate {job.candidate} is already trained to epoch {trainer.epoch}, "
+                               f"past job {job.key}")
+        try:
+            trainer.train(until_epoch=epoch, on_epoch=check_lease)
+        except TrainingDiverged as exc:
+            raise JobFailed(f"diverged: {exc}", self._partial(trainer)) from None
+        result = self._partial(trainer)
+        valid_ppl = trainer.history[epoch - 1].valid_ppl
+        if not math.isfinite(valid_ppl) or valid_ppl >= math.exp(700.0):
+            raise JobFailed(f"validation perplexity is not finite at epoch {epoch}", result)
+        result.update(epoch=epoch, valid_ppl=valid_ppl, score=valid_ppl, spectrum=None, spectrum_s=0.0,
+                      test_ppl=None, checkpoint=str(checkpoint_path(trainer.checkpoint_dir, epoch)))
+        if job.kind == "score" and self.cfg.search.metric == "ls":
+            dense = records[Job("dense", epoch).key].result["spectrum"]
+            spectrum, seconds = measure(trainer, self.probe, self.cfg)
+            atomic_write_text(run_dir / "spectra" / f"epoch-{epoch:04d}.json", json.dumps(spectrum.to_dict()) + "\n")
+            result.update(spectrum=[_finite_or_none(float(v)) for v in spectrum.mean], spectrum_s=seconds)
+            if not spectrum.all_finite:
+                raise JobFailed(f"spectrum at epoch {epoch} is not finite: " + "; ".join(spectrum.issues), result)
+            try:
+                score = distance(self.cfg.lyapunov.distance, spectrum, torch.tensor(dense, dtype=torch.float64))
+            except UserError as exc:
+                raise JobFailed(str(exc), result) from None
+            if not math.isfinite(score):
+                raise JobFailed(f"spectrum distance is not finite at epoch {epoch}", result)
+            result["score"] = score
+        if job.kind == "final":
+            result["test_ppl"] = trainer.evaluate("test")
+        return result, result["score"]
+
+    @staticmethod
+    def _partial(trainer: Trainer) -> dict[str, Any]:
+        return {
+            "epochs_trained": trainer.epoch,
+            "valid_ppl_by_epoch": {str(r.epoch): _finite_or_none(r.valid_ppl) for r in trainer.history},
+            "train_s": trainer.train_wall_s,
+        }
+
+
+def _write_identity(run_dir: Path, candidate: int, proposal: Proposal, run_cfg) -> None:
+    """A candidate folder says what it holds, for people browsing the checkpoint directory."""
+    path = run_dir / "candidate.json"
+    if path.exists():
+        held = json.loads(path.read_text()).get("fingerprint")
+        if held != proposal.fingerprint:
+            raise UserError(f"'{run_dir}' holds another candidate {held} (from another search?), not "
+                            f"{proposal.fingerprint}; give this search a fresh search.checkpoint_dir or run_dir")
+    else:
+        atomic_write_text(path, json.dumps({"id": candidate, "params": proposal.params,
+                                            "fingerprint": proposal.fingerprint,
+                                            "config": to_dict(run_cfg)}, indent=2) + "\n")

@@ -1,0 +1,87 @@
+"""The pool of candidates, drawn from an Optuna sampler by a replay that any process can repeat.
+
+Proposals come in batches of `search.batch`. Batch b is drawn once every candidate of the earlier
+batches has its score (the sampler learns from those scores through `tell`). Every worker, and a
+search restarted after a kill, replays the same asks and tells in the same order on a fresh
+in-memory study with the same sampler seed, so it draws exactly the same candidates: the pool does
+not depend on how many processes share the search, nor on when they were interrupted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from hyperprune.search.rounds import FAILED, PENDING
+from hyperprune.search.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Proposal:
+    slot: int                    # candidate id: the position in the pool
+    params: dict[str, Any]       # dotted key -> value
+    fingerprint: str             # equal for candidates that would train identically
+    duplicate_of: int | None     # the earlier candidate with the same fingerprint
+
+
+def make_sampler(name: str, seed: int, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(seed=seed)
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if name == "grid":
+            return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        if name == "cmaes":
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if name == "gp":
+            return optuna.samplers.GPSampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+class Proposer:
+    """Grows the pool as scores arrive. `outcome(slot)` is the score the sampler learns from:
+    a float, PENDING (not known yet) or FAILED."""
+
+    def __init__(self, space: SearchSpace, sampler: str, seed: int, n_candidates: int, batch: int):
+        self.space = space
+        self.n_candidates = n_candidates
+        self.batch = batch
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(sampler=make_sampler(sampler, seed, space), direction="minimize")
+        self.proposals: list[Proposal] = []
+        self._trials: list[optuna.Trial] = []
+        self._told = 0
+        self._by_fingerprint: dict[str, int] = {}
+
+    def propose(self, outcome: Callable[[int], object]) -> list[Proposal]:
+        while True:
+            while self._told < len(self.proposals):
+                proposal = self.proposals[self._told]
+                result = outcome(proposal.slot if proposal.duplicate_of is None else proposal.duplicate_of)
+                if result is PENDING:
+                    return self.proposals
+                trial = self._trials[self._told]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if result is FAILED:
+                        self.study.tell(trial, state=TrialState.FAIL)
+                    else:
+                        self.study.tell(trial, float(result))
+                self._told += 1
+            if len(self.proposals) >= self.n_candidates:
+                return self.proposals
+            for slot in range(len(self.proposals), min(len(self.proposals) + self.batch, self.n_candidates)):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    trial = self.study.ask()
+                    params = self.space.suggest(trial)
+                fingerprint = self.space.fingerprint(params)
+                original = self._by_fingerprint.setdefault(fingerprint, slot)
+                self.proposals.append(Proposal(slot, params, fingerprint, None if original == slot else original))
+                self._trials.append(trial)

@@ -1,0 +1,125 @@
+"""The dense reference and the probe: what every candidate's spectrum is compared with, and on what.
+
+The dense model is the search's run config without sparsity: same data, model, recipe and seed.
+It is trained once per content hash of those four in `DENSE_DIR/<hash>/` (a trainer run directory,
+so a later search with a longer budget trains it further instead of again), and its spectrum at
+each compared epoch is cached beside it as JSON, keyed by the probe and the Lyapunov settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from hyperprune.config import to_dict
+from hyperprune.errors import UserError
+from hyperprune.lyapunov import LyapunovSpectrum, Probe, make_probe, model_spectrum
+from hyperprune.sparse.config import SparseConfig
+from hyperprune.train import RunConfig, Trainer
+from hyperprune.train.checkpoint import atomic_write_text
+from hyperprune.train.trainer import resolve_run_config
+
+
+def content_hash(raw: Any, n: int = 12) -> str:
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+class DenseReference:
+    def __init__(self, cfg):
+        run = resolve_run_config(cfg.run_config())
+        self.config = RunConfig(data=run.data, model=run.model, train=run.train, sparse=SparseConfig(),
+                                seed=run.seed, device=run.device, run_dir="")
+        content = to_dict(self.config)
+        for key in ("run_dir", "device", "sparse"):
+            content.pop(key)
+        content["data"].pop("data_dir")              # where the corpus lives is not what it is
+        content["train"].pop("epochs")               # only the sparse schedule reads the budget
+        self.hash = content_hash(content)
+        self.dir = Path(cfg.dense_dir) / self.hash
+        self.config.run_dir = str(self.dir)
+
+    def spectrum_path(self, tag: str, epoch: int) -> Path:
+        return self.dir / "spectra" / f"{tag}-epoch-{epoch:04d}.json"
+
+    def cached_spectrum(self, tag: str, epoch: int) -> LyapunovSpectrum | None:
+        path = self.spectrum_path(tag, epoch)
+        if not path.is_file():
+            return None
+        try:
+            return LyapunovSpectrum.from_dict(json.loads(path.read_text()))
+        except (ValueError, KeyError):
+            return None                               # a damaged cache entry is measured again
+
+    def save_spectrum(self, tag: str, epoch: int, spectrum: LyapunovSpectrum) -> None:
+        atomic_write_text(self.spectrum_path(tag, epoch), json.dumps(spectrum.to_dict()) + "\n")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One trainer at a time on the cache, even across searches that share it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a+") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def rewind_dir(self, epoch: int) -> Path:
+        """A scratch run for an epoch the cached model has already passed (its checkpoint is gone):
+        training is deterministic, so retraining to `epoch` gives the same model."""
+        return self.dir / f"rewind-{epoch:04d}"
+
+    def drop_rewind(self, epoch: int) -> None:
+        shutil.rmtree(self.rewind_dir(epoch), ignore_errors=True)
+
+
+def build_probe(cfg, valid_ids: torch.Tensor) -> Probe:
+    lyap = cfg.lyapunov
+    return make_probe(valid_ids, n_sequences=lyap.sequences, length=lyap.length, seed=lyap.seed,
+                      warmup=lyap.warmup, mode=lyap.probe)
+
+
+def spectrum_tag(cfg, probe: Probe) -> str:
+    """Names a spectrum's settings: the same tag means the same measurement."""
+    settings = to_dict(cfg.lyapunov)
+    settings.pop("distance")
+    return content_hash({"settings": settings, "probe": probe.to_dict()}, 10)
+
+
+def measure(trainer: Trainer, probe: Probe, cfg) -> tuple[LyapunovSpectrum, float]:
+    """The spectrum of the trainer's model as evaluated (ASGD averages), and the seconds it took."""
+    lyap = cfg.lyapunov
+    start = time.perf_counter()
+    with trainer.evaluation_weights():
+        spectrum = model_spectrum(trainer.model, probe, convention=lyap.convention, k=lyap.k,
+                                  warmup=lyap.warmup, seed=lyap.seed)
+    return spectrum, time.perf_counter() - start
+
+
+def state_size(cfg) -> int:
+    """Dimension of the tangent space a convention measures, from a model built on a tiny vocabulary."""
+    from hyperprune.models import build_model, resolve_model_config
+    model = build_model(resolve_model_config(cfg.model), 4)
+    state = model.init_state(1)
+    kinds = model.state_kinds()
+    return sum(s.shape[1] for s, kind in zip(state, kinds)
+               if cfg.lyapunov.convention == "standard" or kind == "h")
+
+
+def check_k(cfg) -> None:
+    k = cfg.lyapunov.k
+    if k is None or cfg.search.metric != "ls" or cfg.search.strategy == "full":
+        return
+    n = state_size(cfg)
+    if k > n:
+        raise UserError(f"lyapunov.k = {k} is beyond the state size {n} of model "
+                        f"'{cfg.model.preset or cfg.model.family}' ({cfg.lyapunov.convention} convention); "
+                        f"allowed: 1 to {n}")

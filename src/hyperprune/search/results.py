@@ -1,0 +1,194 @@
+"""`RUN_DIR/results.json`, the accounting of a search, and the exported winner.
+
+The schema (epoch keys are strings, as JSON requires):
+
+    {"status": "running" | "complete", "strategy", "metric", "config": {...},
+     "winner": {"id", "params", "valid_ppl", "test_ppl", "checkpoint", "export_dir"} | null,
+     "dense": {"valid_ppl", "test_ppl", "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [mean exponents]},
+               "epochs", "train_s", "spectrum_s", "dir"},
+     "candidates": [{"id", "params", "scores": {"3": d}, "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [...]},
+                     "epochs_trained", "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl",
+                     "status": running | eliminated | finalist | winner | failed | duplicate,
+                     "eliminated_in_round", "failure", "duplicate_of"}],
+     "rounds": [{"round", "epoch", "candidates": [ids], "kept": [ids], "scores": {id: score}}],
+     "cost": {"epochs_total", "wall_s", "train_s", "spectrum_s", "full_training_epochs"}}
+
+Candidates' cost excludes the dense reference, which is shared by searches and reported under "dense".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hyperprune.config import to_dict
+from hyperprune.search.jobs import JobRecord
+from hyperprune.search.schedule import Plan
+from hyperprune.train.checkpoint import atomic_write_text
+
+
+def _clean(value: Any) -> Any:
+    """Strict JSON: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _by_epoch(items: dict[int, Any]) -> dict[str, Any]:
+    return {str(epoch): items[epoch] for epoch in sorted(items)}
+
+
+def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[str, Any]]:
+    jobs_of: dict[int, list[JobRecord]] = {}
+    for record in records.values():
+        if record.job.candidate is not None:
+            jobs_of.setdefault(record.job.candidate, []).append(record)
+    finalists = set(plan.finalists or [])
+    entries = []
+    for proposal in plan.proposals:
+        c = proposal.slot
+        scores: dict[int, float] = {}
+        valid: dict[int, float] = {}
+        spectra: dict[int, list] = {}
+        epochs_trained, train_s, spectrum_s = 0, 0.0, 0.0
+        final_valid = final_test = None
+        for record in sorted(jobs_of.get(c, []), key=lambda r: r.job.epoch):
+            result = record.result or {}
+            valid.update({int(e): p for e, p in result.get("valid_ppl_by_epoch", {}).items()})
+            epochs_trained = max(epochs_trained, result.get("epochs_trained", 0))
+            train_s = max(train_s, result.get("train_s", 0.0))
+            spectrum_s += result.get("spectrum_s", 0.0)
+            for epoch, score in result.get("scores", {}).items():          # asha: one job, every rung
+                scores[int(epoch)] = score
+            for epoch, spectrum in result.get("spectra", {}).items():
+                spectra[int(epoch)] = spectrum
+            if record.state != "done":
+                continue
+            if record.job.kind == "score":
+                scores[record.job.epoch] = result["score"]
+                if result.get("spectrum") is not None:
+                    spectra[record.job.epoch] = result["spectrum"]
+            if record.job.kind in ("final", "asha") and result.get("test_ppl") is not None:
+                final_valid, final_test = result["valid_ppl"], result["test_ppl"]
+        if proposal.duplicate_of is not None:
+            status = "duplicate"
+        elif c in plan.failed:
+            status = "failed"
+        elif c == plan.winner:
+            status = "winner"
+        elif c in plan.eliminated:
+            status = "eliminated"
+        elif c in finalists and plan.complete:
+            status = "finalist"
+        elif c in finalists and final_valid is not None:
+            status = "finalist"
+        else:
+            status = "running"
+        entries.append({
+            "id": c,
+            "params": proposal.params,
+            "scores": _by_epoch(scores),
+            "valid_ppl_by_epoch": _by_epoch(valid),
+            "spectra": _by_epoch(spectra),
+            "epochs_trained": epochs_trained,
+            "train_s": train_s,
+            "spectrum_s": spectrum_s,
+            "final_valid_ppl": final_valid,
+            "final_test_ppl": final_test,
+            "status": status,
+            "eliminated_in_round": plan.eliminated.get(c),
+            "failure": plan.failed.get(c),
+            "duplicate_of": proposal.duplicate_of,
+        })
+    return entries
+
+
+def dense_entry(records: dict[str, JobRecord], final_epochs: int) -> dict[str, Any]:
+    valid: dict[int, float] = {}
+    spectra: dict[int, list] = {}
+    out: dict[str, Any] = {"valid_ppl": None, "test_ppl": None}
+    epochs, train_s, spectrum_s, directory = 0, 0.0, 0.0, None
+    for record in records.values():
+        if record.job.kind != "dense" or record.state != "done":
+            continue
+        result = record.result
+        valid.update({int(e): p for e, p in result["valid_ppl_by_epoch"].items()})
+        if result.get("spectrum") is not None:
+            spectra[record.job.epoch] = result["spectrum"]
+        epochs = max(epochs, record.job.epoch)
+        train_s = max(train_s, result.get("train_s", 0.0))
+        spectrum_s += result.get("spectrum_s", 0.0)
+        directory = result.get("dir")
+        if record.job.epoch == final_epochs:
+            out.update(valid_ppl=result["valid_ppl"], test_ppl=result["test_ppl"])
+    out.update(valid_ppl_by_epoch=_by_epoch(valid), spectra=_by_epoch(spectra), epochs=epochs,
+               train_s=train_s, spectrum_s=spectrum_s, dir=directory)
+    return out
+
+
+def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: float,
+                  export_dir: Path | None = None) -> dict[str, Any]:
+    s = cfg.search
+    candidates = candidate_entries(plan, records)
+    winner = None
+    if plan.winner is not None:
+        entry = next(c for c in candidates if c["id"] == plan.winner)
+        final = next(r for r in records.values()
+                     if r.job.candidate == plan.winner and r.job.kind in ("final", "asha") and r.state == "done")
+        winner = {"id": plan.winner, "params": entry["params"], "valid_ppl": final.result["valid_ppl"],
+                  "test_ppl": final.result["test_ppl"], "checkpoint": final.result["checkpoint"],
+                  "export_dir": str(export_dir) if export_dir is not None else None}
+    trained = [c for c in candidates if c["status"] != "duplicate"]
+    return _clean({
+        "status": "complete" if plan.complete else "running",
+        "strategy": s.strategy,
+        "metric": s.metric,
+        "config": to_dict(cfg),
+        "winner": winner,
+        "dense": dense_entry(records, cfg.final_epochs),
+        "candidates": candidates,
+        "rounds": [r.to_dict() for r in plan.rounds],
+        "cost": {
+            "epochs_total": sum(c["epochs_trained"] for c in trained),
+            "wall_s": wall_s,
+            "train_s": sum(c["train_s"] for c in trained),
+            "spectrum_s": sum(c["spectrum_s"] for c in trained),
+            "full_training_epochs": s.n_candidates * cfg.final_epochs,
+        },
+    })
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
+    path = Path(run_dir) / "results.json"
+    atomic_write_text(path, json.dumps(results, indent=2) + "\n")
+    return path
+
+
+def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], params: dict[str, Any]) -> Path:
+    """RUN_DIR/winner/: the winner's checkpoint (weights, masks, optimiser, config) for
+    `hyperprune evaluate RUN_DIR/winner`, plus its config and settings in plain text."""
+    target = Path(run_dir) / "winner"
+    staging = Path(run_dir) / ".winner.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    source = Path(checkpoint)
+    (staging / "checkpoints").mkdir(parents=True)
+    shutil.copy2(source, staging / "checkpoints" / source.name)
+    shutil.copy2(source.with_suffix(".sha256"), staging / "checkpoints" / source.with_suffix(".sha256").name)
+    (staging / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
+    (staging / "params.json").write_text(json.dumps(params, indent=2) + "\n")
+    old = Path(run_dir) / ".winner.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -1,0 +1,354 @@
+"""The search loop every process runs: plan from the stored results, enqueue, claim a job, run it.
+
+There is no coordinator. `hyperprune search` runs this loop and also writes `results.json` and
+exports the winner; `hyperprune worker` runs the same loop on a study someone else created. All of
+them plan from the same stored results, so they agree on every next step, and the synchronous
+rounds wait until every score of a round is stored.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from hyperprune.config import from_dict, to_dict
+from hyperprune.errors import UserError
+from hyperprune.search import schedule
+from hyperprune.search.config import SearchConfig, resolved_paths
+from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
+from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
+from hyperprune.search.proposals import Proposer
+from hyperprune.search.reference import check_k
+from hyperprune.search.results import build_results, export_winner, write_results
+from hyperprune.search.rounds import planned_sizes
+from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
+from hyperprune.train.checkpoint import atomic_write_text
+
+CONFIG_ATTR = "hyperprune_config"
+FORMAT = 1
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def planned_epochs(cfg, n: int) -> int:
+    """Candidate epochs a search of n unique candidates takes when none fails (for the ETA)."""
+    s, final = cfg.search, cfg.final_epochs
+    if s.strategy != "lsh":
+        return n * final
+    total, epoch = n * s.first_epoch, s.first_epoch
+    sizes = planned_sizes(n, s.keep, s.finalists)
+    if len(sizes) == 1:
+        return total + n * (final - epoch)
+    for m in sizes[1:]:
+        if m <= s.finalists:
+            return total + m * (final - epoch)
+        nxt = min(epoch + s.epochs_per_round, final)
+        total, epoch = total + m * (nxt - epoch), nxt
+    return total
+
+
+class SearchLoop:
+    def __init__(self, cfg: SearchConfig, storage, *, device: str | None = None, owner: bool = False,
+                 verbose: bool = True, poll_s: float = 2.0):
+        self.cfg = cfg
+        self.storage = storage
+        self.owner = owner
+        self.verbose = verbose
+        self.poll_s = poll_s
+        self.bench = Workbench(cfg, device)
+        self.queue = JobQueue(storage, cfg.study_name + ".jobs")
+        self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
+        s = cfg.search
+        self.proposer = Proposer(self.bench.space, s.sampler, cfg.seed, s.n_candidates, s.batch)
+        self.start = time.perf_counter()
+        self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
+        self._printed_rounds = 0
+        self._pool_printed = False
+        self._bar = None
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def say(self, line: str) -> None:
+        if self.verbose:
+            if self._bar is not None:
+                self._bar.write(line)
+            else:
+                print(line, flush=True)
+
+    def elapsed(self) -> float:
+        return self.wall_before + time.perf_counter() - self.start
+
+    def eta(self, plan: schedule.Plan, records: dict[str, JobRecord]) -> float | None:
+        work_s = 0.0
+        trained: dict[Any, tuple[int, float]] = {}
+        for record in records.values():
+            if record.result is None:
+                continue
+            key = record.job.candidate if record.job.candidate is not None else "dense"
+            epochs = record.result.get("epochs_trained", record.job.epoch if key == "dense" else 0)
+            seconds = record.result.get("train_s", 0.0)
+            old = trained.get(key, (0, 0.0))
+            trained[key] = (max(old[0], epochs), max(old[1], seconds))
+            work_s += record.result.get("spectrum_s", 0.0)
+        done = sum(e for e, _ in trained.values())
+        work_s += sum(t for _, t in trained.values())
+        if done == 0:
+            return None
+        unique = sum(1 for p in plan.proposals if p.duplicate_of is None) if len(plan.proposals) == \
+            self.cfg.search.n_candidates else self.cfg.search.n_candidates
+        total = planned_epochs(self.cfg, unique) + self.cfg.final_epochs
+        return max(total - done, 0) * work_s / done
+
+    def report_job(self, job: Job, result: dict[str, Any] | None, seconds: float, plan, records,
+                   failure: str | None = None) -> None:
+        name = "dense" if job.candidate is None else f"candidate {job.candidate}"
+        if job.kind == "final":
+            name = f"finalist {job.candidate}"
+        parts = [f"{name:>13}", f"epoch {job.epoch:3d}"]
+        if failure is not None:
+            parts.append(f"FAILED: {failure}")
+        else:
+            if job.kind == "score":
+                parts.append(f"score {result['score']:9.4g}")
+            parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
+            if result.get("test_ppl") is not None:
+                parts.append(f"test ppl {result['test_ppl']:8.2f}")
+        eta = self.eta(plan, records)
+        parts += [f"{seconds:6.1f} s", f"elapsed {_clock(self.elapsed())}",
+                  f"ETA {_clock(eta) if eta is not None else '?'}"]
+        self.say(" | ".join(parts))
+
+    def report_plan(self, plan: schedule.Plan) -> None:
+        s = self.cfg.search
+        if not self._pool_printed and len(plan.proposals) == s.n_candidates and (plan.rounds or plan.finalists is not None):
+            dups = [p for p in plan.proposals if p.duplicate_of is not None]
+            if dups:
+                self.say(f"pool: {s.n_candidates} proposals, {len(dups)} duplicate(s) collapsed: " +
+                         ", ".join(f"{p.slot} = {p.duplicate_of}" for p in dups))
+            self._pool_printed = True
+        for r in plan.rounds[self._printed_rounds:]:
+            dropped = [c for c in r.candidates if c not in r.kept]
+            self.say(f"round {r.round} at epoch {r.epoch}: kept {len(r.kept)} of {len(r.candidates)} "
+                     f"{r.kept}, eliminated {dropped} | elapsed {_clock(self.elapsed())}")
+        self._printed_rounds = len(plan.rounds)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> tuple[schedule.Plan, dict[str, JobRecord]]:
+        while True:
+            records = self.queue.records()
+            plan = schedule.plan(self.cfg, self.proposer, records)
+            if self.owner:
+                self.report_plan(plan)
+                self.publish(plan, records)
+            if plan.complete:
+                return plan, records
+            self.queue.ensure(plan.jobs, records)
+            claim = self.queue.claim()
+            if claim is None:
+                live = [r for r in records.values() if r.state in ("waiting", "running")]
+                if not live and not plan.jobs:
+                    raise RuntimeError("the search has nothing to run and is not complete (a bug)")
+                self.queue.fail_stale()
+                time.sleep(self.poll_s)
+                continue
+            self.execute(claim, plan, records)
+
+    def execute(self, claim: Claim, plan: schedule.Plan, records: dict[str, JobRecord]) -> None:
+        job = claim.job
+        start = time.perf_counter()
+        with Heartbeat(self.storage, claim.trial_id, self.queue.heartbeat_interval):
+            try:
+                result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim))
+            except JobFailed as exc:
+                self.queue.fail(claim, exc.reason, exc.result)
+                self.report_job(job, None, time.perf_counter() - start, plan, records, failure=exc.reason)
+                return
+            except LeaseLost:
+                self.say(f"{job.key}: taken over by another worker; dropping this copy")
+                return
+            except BaseException:
+                self.queue.interrupt(claim)
+                raise
+        if not self.queue.complete(claim, result, value):
+            self.say(f"{job.key}: taken over by another worker; dropping this copy")
+            return
+        records = dict(records)
+        records[job.key] = JobRecord(job, "done", result)
+        self.record_candidate(job, plan, result)
+        self.report_job(job, result, time.perf_counter() - start, plan, records)
+
+    def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
+        """The main study holds one finished trial per candidate, valued by what the sampler learnt
+        from: optuna-dashboard shows the search as it goes."""
+        s = self.cfg.search
+        teaches = (s.strategy == "lsh" and job.kind == "score" and job.epoch == s.first_epoch) or \
+                  (s.strategy == "full" and job.kind == "final")
+        if not teaches:
+            return
+        proposal = plan.proposals[job.candidate]
+        existing = retrying(lambda: self.study.get_trials(deepcopy=False))
+        if any(t.user_attrs.get("candidate") == job.candidate for t in existing):
+            return
+        distributions = {k: self.bench.space.distributions[k] for k in proposal.params}
+        trial = optuna.trial.create_trial(
+            params=proposal.params, distributions=distributions,
+            value=result["score"] if s.strategy == "lsh" else result["valid_ppl"],
+            user_attrs={"candidate": job.candidate, "epoch": job.epoch, "valid_ppl": result["valid_ppl"]})
+        retrying(lambda: self.study.add_trial(trial))
+
+    # -- the owner's outputs ---------------------------------------------------------------------
+
+    def publish(self, plan: schedule.Plan, records: dict[str, JobRecord]) -> dict[str, Any]:
+        run_dir = Path(self.cfg.run_dir)
+        export_dir = None
+        if plan.complete and plan.winner is not None:
+            final = next(r for r in records.values() if r.job.candidate == plan.winner
+                         and r.job.kind in ("final", "asha") and r.state == "done")
+            run_cfg = self.bench.space.run_config(plan.proposals[plan.winner].params,
+                                                  str(self.bench.candidate_dir(plan.winner)))
+            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg),
+                                       plan.proposals[plan.winner].params)
+        results = build_results(self.cfg, plan, records, wall_s=self.elapsed(), export_dir=export_dir)
+        write_results(run_dir, results)
+        retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
+        return results
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+
+def _writable(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"run directory '{path}' is not writable ({exc.strerror}); choose another with "
+                        f"run_dir=PATH") from None
+    return path
+
+
+def _open_study(cfg: SearchConfig, storage) -> None:
+    """Create the study holding `cfg`, or check that an existing one holds the same search."""
+    name = cfg.study_name
+    stored_cfg = to_dict(cfg)
+    try:
+        study = retrying(lambda: optuna.load_study(study_name=name, storage=storage))
+    except KeyError:
+        study = None
+    if study is None:
+        try:
+            study = retrying(lambda: optuna.create_study(study_name=name, storage=storage, direction="minimize"))
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=storage)
+    held = study.user_attrs.get(CONFIG_ATTR)
+    if held is None:
+        retrying(lambda: study.set_user_attr(CONFIG_ATTR, stored_cfg))
+        retrying(lambda: study.set_user_attr("hyperprune_format", FORMAT))
+        return
+    differences = _differences(held, stored_cfg)
+    if differences:
+        shown = ", ".join(differences[:4]) + (", ..." if len(differences) > 4 else "")
+        raise UserError(f"study '{name}' in {redact(cfg.storage_url)} holds a search with other settings "
+                        f"({shown}); resume it with the same config, or start a new one with another "
+                        f"run_dir or search.study_name")
+
+
+def _differences(a: Any, b: Any, where: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            if where == "" and key == "device":
+                continue                                 # each process may train on its own device
+            out += _differences(a.get(key), b.get(key), f"{where}.{key}" if where else str(key))
+        return out
+    return [] if a == b else [where]
+
+
+def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True) -> dict[str, Any]:
+    """Run (or resume) the search `cfg` describes; returns the contents of results.json."""
+    cfg = resolved_paths(cfg)
+    run_dir = _writable(Path(cfg.run_dir))
+    check_k(cfg)
+    lock = SingleProcessLock(cfg.storage_url)
+    lock.acquire()
+    try:
+        storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
+        _open_study(cfg, storage)
+        atomic_write_text(run_dir / "search.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose)
+        if scheme(cfg.storage_url) == "sqlite":
+            loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
+        if verbose:
+            s = cfg.search
+            print(f"search '{cfg.study_name}': {s.strategy} on {s.metric}, {s.n_candidates} candidates, "
+                  f"sampler {s.sampler}, e0 {s.first_epoch} + {s.epochs_per_round}/round, keep {s.keep}, "
+                  f"{s.finalists} finalist(s) to {cfg.final_epochs} epochs | storage {redact(cfg.storage_url)}",
+                  flush=True)
+        plan, records = loop.run()
+        results = loop.publish(plan, records)
+        if verbose:
+            print_summary(results)
+        return results
+    finally:
+        lock.release()
+
+
+def load_study_config(storage, study_name: str) -> SearchConfig:
+    try:
+        study = retrying(lambda: optuna.load_study(study_name=study_name, storage=storage))
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage) if not s.study_name.endswith(".jobs")]
+        from hyperprune.config import closest
+        raise UserError(f"no study '{study_name}' in the storage{closest(study_name, names)}; "
+                        f"studies there: {', '.join(names) or 'none'} (start one with 'hyperprune search')") from None
+    held = study.user_attrs.get(CONFIG_ATTR)
+    if held is None:
+        raise UserError(f"study '{study_name}' was not created by 'hyperprune search'")
+    return from_dict(SearchConfig, held)
+
+
+def run_worker(storage_url: str, study_name: str, *, device: str | None = None, verbose: bool = True) -> None:
+    """Join the search `study_name` in `storage_url` until it is complete."""
+    if scheme(storage_url) == "sqlite":
+        raise UserError("SQLite storage takes one process, so it cannot be shared with workers; run "
+                        "'hyperprune search' alone, or put the study on postgresql:// (or mysql://, journal:///)")
+    cfg = load_study_config(open_storage(storage_url), study_name)
+    storage = open_storage(storage_url, cfg.search.heartbeat_interval)
+    if verbose:
+        print(f"worker joined '{study_name}' on {redact(storage_url)}", flush=True)
+    loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
+    plan, _ = loop.run()
+    if verbose:
+        print(f"search '{study_name}' is complete; winner: candidate {plan.winner}", flush=True)
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    dense, winner = results["dense"], results["winner"]
+    cost = results["cost"]
+    lines = ["", f"{'':>22} {'valid ppl':>10} {'test ppl':>10}"]
+    if dense.get("valid_ppl") is not None:
+        lines.append(f"{'dense':>22} {dense['valid_ppl']:10.2f} {dense['test_ppl']:10.2f}")
+    if winner is not None:
+        lines.append(f"{'winner (candidate ' + str(winner['id']) + ')':>22} {winner['valid_ppl']:10.2f} "
+                     f"{winner['test_ppl']:10.2f}")
+        lines.append("winner settings: " + ", ".join(f"{k}={v}" for k, v in winner["params"].items()))
+        lines.append(f"exported to {winner['export_dir']} (hyperprune evaluate {winner['export_dir']})")
+    else:
+        lines.append("no winner: every candidate failed (see results.json)")
+    lines.append(f"cost: {cost['epochs_total']} candidate epochs (full training would take "
+                 f"{cost['full_training_epochs']}), {_clock(cost['wall_s'])} wall, "
+                 f"{cost['spectrum_s']:.0f} s computing spectra")
+    print("\n".join(lines), flush=True)

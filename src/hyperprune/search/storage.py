@@ -1,0 +1,176 @@
+"""Opening the study storage, with clear errors, retries, and SQLite's one-process rule.
+
+URLs: `sqlite:///PATH` (the single-process default), `postgresql://...` and `mysql://...` (Optuna's
+RDB storage, for many workers, with heartbeats), `journal:///PATH` (Optuna's journal file on a shared
+file system; no heartbeats, so a killed worker's candidate is taken over only when a search or
+worker is restarted with --takeover).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import random
+import re
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import optuna
+
+from hyperprune.errors import UserError
+
+T = TypeVar("T")
+
+RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql")
+
+
+def scheme(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0].lower()
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def sqlite_path(url: str) -> Path | None:
+    if scheme(url) != "sqlite":
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.storages.BaseStorage:
+    """The Optuna storage at `url`, or a one-line UserError saying why it cannot be used."""
+    kind = scheme(url)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if kind == "journal":
+        path = url.split("://", 1)[1] if "://" in url else ""
+        if not path:
+            raise UserError(f"storage '{url}' names no file; use journal:///absolute/path/study.log")
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            backend = optuna.storages.journal.JournalFileBackend(path)
+        except OSError as exc:
+            raise UserError(f"cannot open journal storage '{path}': {exc.strerror}") from None
+        return optuna.storages.JournalStorage(backend)
+    if kind not in RDB_SCHEMES:
+        raise UserError(f"storage URL '{redact(url)}' has an unknown scheme '{kind}'; allowed: sqlite:///PATH, "
+                        f"postgresql://USER@HOST/DB, mysql://USER@HOST/DB, journal:///PATH")
+    engine_kwargs: dict[str, Any] = {}
+    heartbeat: dict[str, Any] = {}
+    if kind == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create the folder of storage '{url}': {exc.strerror}") from None
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+        if heartbeat_interval:
+            heartbeat = {"heartbeat_interval": int(heartbeat_interval), "grace_period": 2 * int(heartbeat_interval)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return retrying(lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat),
+                            attempts=3)
+    except ImportError as exc:
+        raise UserError(f"storage '{redact(url)}' needs a database driver that is not installed ({exc}); "
+                        f"pip install 'hyperprune[postgres]' or the driver for {kind}") from None
+    except Exception as exc:  # sqlalchemy's errors: connection refused, authentication, bad database
+        if not _is_connection_error(exc) and not isinstance(exc, (ValueError,)):
+            raise
+        raise UserError(f"cannot reach storage '{redact(url)}': {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        import sqlalchemy.exc as sa
+    except ImportError:  # pragma: no cover
+        return isinstance(exc, (ConnectionError, OSError))
+    return isinstance(exc, (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, sa.ArgumentError,
+                            ConnectionError, OSError)) or (isinstance(exc, sa.DBAPIError) and
+                                                           exc.connection_invalidated)
+
+
+def is_database_locked(exc: BaseException) -> bool:
+    return "database is locked" in str(exc)
+
+
+def retrying(fn: Callable[[], T], attempts: int = 12, first_wait: float = 0.5, max_wait: float = 30.0,
+             what: str = "storage") -> T:
+    """Call `fn`, retrying connection errors with exponential backoff (about 5 minutes in all).
+
+    A call whose effect reached the database before the connection dropped may run twice; every
+    write the search makes is safe to repeat (duplicate jobs are dropped when claimed).
+    """
+    wait = first_wait
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            if not _is_connection_error(exc) or attempt == attempts:
+                raise
+            if is_database_locked(exc):
+                raise UserError("the SQLite storage is locked by another process: SQLite takes one process "
+                                "at a time; use postgresql:// (or mysql://, journal:///) for several workers") from None
+            print(f"hyperprune: {what} unreachable ({_first_line(exc)}); retrying in {wait:.0f} s "
+                  f"({attempt}/{attempts - 1})", flush=True)
+            time.sleep(wait * (1 + 0.25 * random.random()))
+            wait = min(wait * 2, max_wait)
+    raise AssertionError("unreachable")
+
+
+def with_retries(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        return retrying(lambda: method(*args, **kwargs))
+    return wrapper
+
+
+class SingleProcessLock:
+    """SQLite storage is for one process: a second search on the same file gets a clear message.
+
+    An advisory lock on `<db>.lock`, released by the kernel when the holder dies (even by SIGKILL).
+    """
+
+    def __init__(self, url: str):
+        self.path = sqlite_path(url)
+        self._handle = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self._handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise UserError(f"cannot create '{lock_path}': {exc.strerror}; choose a writable run_dir") from None
+        try:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._handle.close()
+            self._handle = None
+            raise UserError(f"another hyperprune process is using the SQLite storage '{self.path}'; SQLite takes "
+                            f"one process at a time: wait for it to finish, or use postgresql:// (or mysql://, "
+                            f"journal:///) and 'hyperprune worker' for several workers") from None
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"{os.getpid()}\n")
+        self._handle.flush()
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
