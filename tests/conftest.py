@@ -7,6 +7,12 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
+
+# Test models are tiny: one thread each is fastest, and subprocess workers must not oversubscribe
+# the cores (OpenMP threads spinning against each other slow a 2-core machine tenfold).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -41,6 +41,7 @@ class SearchSettings:
     checkpoint_dir: str | None = None  # candidates' training; default RUN_DIR/candidates (shared by workers)
     dense_dir: str | None = None       # dense references by content hash; default RUN_DIR/dense
     heartbeat_interval: int = 30       # seconds; a worker silent for 2x this loses its candidate
+    threads: int | None = None         # PyTorch CPU threads per process; None: PyTorch's default
     space: dict[str, Any] | None = None  # dotted key -> distribution; None: the paper's space
 
     def validate(self) -> None:
@@ -56,6 +57,8 @@ class SearchSettings:
         if self.final_epochs is not None:
             check_range("search.final_epochs", self.final_epochs, 1)
         check_range("search.heartbeat_interval", self.heartbeat_interval, 1)
+        if self.threads is not None:
+            check_range("search.threads", self.threads, 1)
         if self.space is not None and not isinstance(self.space, dict):
             raise UserError(f"search.space must be a mapping of dotted keys to distributions, got {self.space!r}")
 

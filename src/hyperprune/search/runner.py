@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import torch
 import yaml
 
 from hyperprune.config import from_dict, to_dict
@@ -65,6 +66,8 @@ class SearchLoop:
         self.owner = owner
         self.verbose = verbose
         self.poll_s = poll_s
+        if cfg.search.threads is not None:
+            torch.set_num_threads(cfg.search.threads)
         self.bench = Workbench(cfg, device)
         self.queue = JobQueue(storage, cfg.study_name + ".jobs")
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
@@ -284,6 +287,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     check_k(cfg)
     lock = SingleProcessLock(cfg.storage_url)
     lock.acquire()
+    threads = torch.get_num_threads()
     try:
         storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
         _open_study(cfg, storage)
@@ -303,6 +307,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
             print_summary(results)
         return results
     finally:
+        torch.set_num_threads(threads)
         lock.release()
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from hyperprune.config import from_dict, to_dict
 from hyperprune.data import Corpus, batchify, get_batch, load_corpus
 from hyperprune.models import build_model, detach_state, resolve_model_config
-from hyperprune.sparse import PRESET_TRAIN_OVERRIDES, SparseEngine, resolve_sparse_config
+from hyperprune.sparse import PRESET_TRAIN_OVERRIDES, SparseEngine, resolve_sparse_config, sparsity_summary
 from hyperprune.train import asgd
 from hyperprune.train.checkpoint import atomic_write_text, load_latest, read_checkpoint, save_checkpoint
 from hyperprune.train.config import RunConfig, TrainConfig
@@ -46,8 +46,9 @@ class EpochRecord:
     valid_loss: float
     lr: float
     averaged: bool            # NT-ASGD had switched to averaging by the end of this epoch
-    wall_s: float
+    wall_s: float             # the training pass alone
     tokens_per_s: float
+    mask_update_s: float = 0.0  # the sparse engine's end-of-epoch prune and regrow
 
     @property
     def valid_ppl(self) -> float:
@@ -235,12 +236,17 @@ class Trainer:
         if self.sparse is not None:
             # After validation, as Selfish-RNN does: validation (and NT-ASGD's trigger) sees the
             # weights just trained, not the freshly pruned and regrown ones.
+            mask_start = time.perf_counter()
             self.sparse.end_of_epoch(epoch, self.optimizer)
+            mask_update_s = time.perf_counter() - mask_start
+        else:
+            mask_update_s = 0.0
 
         self.epoch = epoch
         self.train_wall_s += train_s
         record = EpochRecord(epoch=epoch, train_loss=train_loss, valid_loss=valid_loss, lr=self.lr,
-                             averaged=self.averaging, wall_s=train_s, tokens_per_s=total_tokens / train_s)
+                             averaged=self.averaging, wall_s=train_s, tokens_per_s=total_tokens / train_s,
+                             mask_update_s=mask_update_s)
         self.history.append(record)
         self.save()
         if self.verbose:
@@ -361,7 +367,8 @@ def write_summary(trainer: Trainer, wall_s: float) -> dict[str, Any]:
         "train_wall_s": trainer.train_wall_s,
         "device": str(trainer.device),
         "history": [dict(vars(r), valid_ppl=r.valid_ppl) for r in trainer.history],
-        "sparse": trainer.sparse.summary() if trainer.sparse is not None else None,
+        # Per-tensor total/nonzero counts and FLOPs per token, dense runs included.
+        "sparse": trainer.sparse.summary() if trainer.sparse is not None else sparsity_summary(trainer.model),
     }
     atomic_write_text(trainer.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,0 +1,68 @@
+"""Search config: defaults, paths, and one-line errors for values out of range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hyperprune.errors import UserError
+from hyperprune.search import load_search_config
+from hyperprune.search.config import resolved_paths
+from hyperprune.search.reference import check_k, state_size
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_config_loads_and_names_everything():
+    cfg = load_search_config(REPO / "configs" / "demo.yaml")
+    assert cfg.search.strategy == "lsh" and cfg.search.metric == "ls"
+    assert cfg.final_epochs == cfg.train.epochs
+    assert cfg.search.first_epoch <= cfg.final_epochs
+
+
+def test_default_locations_live_in_the_run_dir(tiny_cfg, tmp_path):
+    cfg = resolved_paths(tiny_cfg())
+    run = Path(cfg.run_dir)
+    assert run.is_absolute()
+    assert cfg.search.storage == f"sqlite:///{run / 'study.db'}"
+    assert cfg.search.checkpoint_dir == str(run / "candidates")
+    assert cfg.search.dense_dir == str(run / "dense")
+    assert cfg.search.study_name == run.name
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"search": {"keep": 1.0}}, "search.keep = 1.0 is out of range; allowed: (0.0, 1.0)"),
+    ({"search": {"keep": 0}}, "search.keep = 0"),
+    ({"search": {"first_epoch": 5}}, "search.first_epoch = 5 is beyond the budget of 3 epochs"),
+    ({"search": {"first_epoch": 2, "final_epochs": 1}}, "beyond the budget of 1 epochs"),
+    ({"search": {"final_epochs": -2}}, "search.final_epochs = -2 is out of range"),
+    ({"search": {"epochs_per_round": -1}}, "search.epochs_per_round = -1 is out of range"),
+    ({"train": {"epochs": -1}}, "train.epochs = -1 is out of range"),
+    ({"search": {"finalists": 0}}, "search.finalists = 0"),
+    ({"search": {"n_candidates": 0}}, "search.n_candidates = 0"),
+    ({"search": {"strategy": "lhs"}}, "unknown search.strategy 'lhs' (did you mean 'lsh'?)"),
+    ({"search": {"sampler": "tpee"}}, "did you mean 'tpe'"),
+    ({"search": {"metric": "lose"}}, "did you mean 'loss'"),
+    ({"search": {"n_candiates": 3}}, "unknown config key 'search.n_candiates' (did you mean 'n_candidates'?)"),
+    ({"lyapunov": {"distance": "l3"}}, "unknown lyapunov.distance 'l3' (did you mean 'l2'?)"),
+    ({"lyapunov": {"convention": "paper"}}, "unknown lyapunov.convention"),
+    ({"sparse": {"sparsity": 1.0}}, "sparse.sparsity = 1.0 is out of range; allowed: [0.0, 1.0)"),
+    ({"sparse": {"sparsity": 0.0}}, "leaves nothing to prune"),
+    ({"sparse": {"preset": "selfish"}}, "unknown sparse.preset 'selfish' (did you mean 'selfish-rnn'?)"),
+])
+def test_values_out_of_range_are_one_line_errors(tiny_cfg, section, message):
+    with pytest.raises(UserError) as info:
+        tiny_cfg(**section)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_k_beyond_the_state_size(tiny_cfg):
+    cfg = tiny_cfg()
+    n = state_size(cfg)
+    assert n == 2 * 16                           # reference convention: h of both layers
+    check_k(tiny_cfg(lyapunov={"k": n}))
+    with pytest.raises(UserError, match=f"lyapunov.k = {n + 1} is beyond the state size {n}"):
+        check_k(tiny_cfg(lyapunov={"k": n + 1}))
+    assert state_size(tiny_cfg(lyapunov={"convention": "standard"})) == 4 * 16   # h and c
