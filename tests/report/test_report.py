@@ -8,11 +8,11 @@ import re
 
 import pytest
 from scipy import stats
+from synthetic_search import FAILED, N_CANDIDATES, make_results, write_run
 
 from hyperprune.cli import main
 from hyperprune.errors import UserError
 from hyperprune.report import write_report
-from synthetic_search import FAILED, N_CANDIDATES, make_results, write_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

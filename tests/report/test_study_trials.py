@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import optuna
+from synthetic_search import make_results, write_run
 
 from hyperprune.report import write_report
 from hyperprune.report.study_trials import load_study_trials
-from synthetic_search import make_results, write_run
 
 
 def test_trials_come_from_the_study_storage(tmp_path):

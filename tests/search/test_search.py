@@ -142,3 +142,23 @@ def test_the_dense_reference_is_cached_by_content_and_trained_further_only_when_
     assert [p.name for p in shared.iterdir()] == [folder.name]
     assert longer["dense"]["valid_ppl_by_epoch"]["3"] == first["dense"]["valid_ppl_by_epoch"]["3"]
     assert set(longer["dense"]["valid_ppl_by_epoch"]) == {"1", "2", "3", "4"}
+
+
+def test_asha_prunes_at_rungs_on_the_spectrum_distance(tiny_cfg):
+    cfg = tiny_cfg(train={"epochs": 4}, search={"strategy": "asha", "n_candidates": 6, "keep": 0.5})
+    results = run_search(cfg, verbose=False)
+    check_schema(results, cfg)
+    cands = [c for c in results["candidates"] if c["status"] != "duplicate"]
+    # rungs at 1, 2 and the budget 4 (eta = 2); the first trial always runs to the end
+    assert [r["epoch"] for r in results["rounds"]] == [1, 2]
+    for c in cands:
+        epochs = sorted(int(e) for e in c["scores"])
+        assert epochs[0] == 1 and set(epochs) <= {1, 2, 4}
+        if c["status"] == "eliminated":
+            assert c["epochs_trained"] == epochs[-1] < 4 and c["final_valid_ppl"] is None
+        else:
+            assert c["epochs_trained"] == 4 and c["final_test_ppl"] is not None
+    assert any(c["status"] == "eliminated" for c in cands)
+    assert results["cost"]["epochs_total"] < 6 * 4
+    finishers = [c for c in cands if c["final_valid_ppl"] is not None]
+    assert results["winner"]["id"] == min(finishers, key=lambda c: (c["final_valid_ppl"], c["id"]))["id"]

@@ -122,6 +122,41 @@ def test_bad_spaces_are_one_line_errors(tiny_cfg, space, message):
     assert "\n" not in str(info.value)
 
 
+def test_cmaes_without_its_package_is_a_clear_error(tiny_cfg):
+    import importlib.util
+    if importlib.util.find_spec("cmaes") is not None:
+        pytest.skip("the cmaes package is installed")
+    with pytest.raises(UserError, match="needs the 'cmaes' package"):
+        tiny_cfg(search={"sampler": "cmaes"})
+
+
 def test_grid_needs_steps_and_no_conditions(tiny_cfg):
     with pytest.raises(UserError, match="grid sampler needs a step"):
         SearchSpace.from_config(tiny_cfg(search={"space": {"train.lr": {"type": "float", "low": 1, "high": 2}}})).grid()
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "gp"])
+def test_every_sampler_grows_a_pool_that_replays_identically(tiny_cfg, sampler):
+    if sampler == "cmaes":
+        pytest.importorskip("cmaes", reason="CMA-ES needs the optional 'cmaes' package")
+    space = SearchSpace.from_config(tiny_cfg(search={"space": {
+        "sparse.death_rate": {"type": "float", "low": 0.4, "high": 0.9, "step": 0.1},
+        "sparse.init": ["uniform", "ER"],
+        "train.lr": {"type": "float", "low": 1.0, "high": 4.0, "step": 1.0}}}))
+
+    def grow():
+        proposer = Proposer(space, sampler, 7, n_candidates=8, batch=2)
+        known: dict[int, float] = {}
+        while True:
+            proposals = proposer.propose(lambda s: known.get(s, PENDING))
+            todo = [p.slot for p in proposals if p.slot not in known]
+            if not todo:
+                return proposals
+            for slot in todo:
+                params = proposals[slot].params
+                known[slot] = params["sparse.death_rate"] + params["train.lr"] / 10
+
+    first, second = grow(), grow()
+    assert len(first) == 8 and [p.params for p in first] == [p.params for p in second]
+    if sampler == "grid":
+        assert all(p.duplicate_of is None for p in first)      # a grid never repeats a point

@@ -6,5 +6,11 @@ from hyperprune.report.build import ReportFiles, write_report
 from hyperprune.report.rank_correlation import RankCorrelation, rank_correlation
 from hyperprune.report.search_results import SearchResults, load_search_results
 
-__all__ = ["write_report", "ReportFiles", "load_search_results", "SearchResults", "rank_correlation",
-           "RankCorrelation"]
+__all__ = [
+           "RankCorrelation",
+           "ReportFiles",
+           "SearchResults",
+           "load_search_results",
+           "rank_correlation",
+           "write_report",
+]

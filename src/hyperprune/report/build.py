@@ -13,13 +13,24 @@ from pathlib import Path
 
 from hyperprune.errors import UserError
 from hyperprune.report.early_signals import distance_signal, valid_ppl_signal
-from hyperprune.report.figures import (ReportFigure, bracket_figure, cost_figure, early_signal_figure,
-                                       spectra_figures)
+from hyperprune.report.figures import (
+    ReportFigure,
+    bracket_figure,
+    cost_figure,
+    early_signal_figure,
+    spectra_figures,
+)
 from hyperprune.report.html import Section, render_page, render_table
 from hyperprune.report.search_results import SearchResults, load_search_results, number
 from hyperprune.report.study_trials import load_study_trials
-from hyperprune.report.tables import (Table, bracket_table, candidate_table, correlation_table, cost_table,
-                                      trials_table)
+from hyperprune.report.tables import (
+    Table,
+    bracket_table,
+    candidate_table,
+    correlation_table,
+    cost_table,
+    trials_table,
+)
 
 
 @dataclass

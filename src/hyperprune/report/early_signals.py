@@ -39,6 +39,7 @@ def spectrum_distance(candidate: dict, dense: dict, epoch: int | None) -> float 
     if None in values_a or None in values_b:
         return None
     import torch
+
     from hyperprune.lyapunov import distance
 
     return float(distance("l2", torch.tensor(values_a, dtype=torch.float64),

@@ -109,9 +109,9 @@ def render_figure(figure: ReportFigure) -> str:
 
 def render_page(title: str, meta: str, banner: str | None, summary: str, sections: list[Section],
                 notes: list[str]) -> str:
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p class=\"meta\">{meta}</p>"]
+    head = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>")
+    parts = [head, f"<h1>{html.escape(title)}</h1><p class=\"meta\">{meta}</p>"]
     if banner:
         parts.append(f'<div class="banner" id="partial">{html.escape(banner)}</div>')
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]

@@ -8,8 +8,8 @@ carries a note saying why and no numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 MIN_PAIRS = 3
 

@@ -58,7 +58,7 @@ def load_study_trials(run_dir: Path, config: dict[str, Any]) -> StudyTrials:
         study = optuna.load_study(study_name=name, storage=storage)
         out.study_name = name
         out.rows = [_trial_row(t) for t in study.get_trials(deepcopy=False)]
-    except Exception as exc:  # a report must not die on a storage it cannot read
+    except Exception as exc:  # noqa: BLE001 -- a report must not die on a storage it cannot read
         out.note = f"could not read the study at {storage}: {type(exc).__name__}: {exc}".splitlines()[0]
     return out
 

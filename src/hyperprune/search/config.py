@@ -107,6 +107,11 @@ class SearchConfig:
         if s.first_epoch > self.final_epochs:
             raise UserError(f"search.first_epoch = {s.first_epoch} is beyond the budget of "
                             f"{self.final_epochs} epochs; allowed: 1 to {self.final_epochs}")
+        if s.sampler == "cmaes":
+            import importlib.util
+            if importlib.util.find_spec("cmaes") is None:
+                raise UserError("search.sampler = cmaes needs the 'cmaes' package (pip install cmaes); "
+                                "or use tpe, random, grid or gp")
         if s.sampler == "grid" and s.strategy == "asha":
             raise UserError("search.sampler = grid is not available with strategy asha; use tpe or random")
         from hyperprune.lyapunov import DISTANCES

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import optuna
 import torch
 
 from hyperprune.config import to_dict
@@ -22,7 +23,7 @@ from hyperprune.lyapunov import distance
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.reference import DenseReference, build_probe, measure, spectrum_tag
-from hyperprune.search.schedule import compare_epochs
+from hyperprune.search.schedule import asha_rungs, compare_epochs
 from hyperprune.search.space import SearchSpace
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
 from hyperprune.train.checkpoint import atomic_write_text, checkpoint_path
@@ -48,8 +49,9 @@ def _finite_or_none(x: float) -> float | None:
 class Workbench:
     """What a worker keeps between jobs: the config, its space, one corpus and one probe."""
 
-    def __init__(self, cfg, device: str | None = None):
+    def __init__(self, cfg, device: str | None = None, study: optuna.Study | None = None):
         self.cfg = cfg
+        self.study = study                  # the main study (ASHA asks its trials from it)
         self.device = resolve_device(device or cfg.device)
         self.space = SearchSpace.from_config(cfg)
         self.reference = DenseReference(cfg)
@@ -93,8 +95,72 @@ class Workbench:
         if job.kind == "dense":
             return self._dense(job, check_lease)
         if job.kind in ("score", "final"):
-            return self._candidate(job, proposals[job.candidate], records, check_lease)
+            proposal = next(p for p in proposals if p.slot == job.candidate)
+            return self._candidate(job, proposal, records, check_lease)
+        if job.kind == "asha":
+            return self._asha(job, records, check_lease)
         raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def _asha(self, job: Job, records: dict[str, JobRecord], check_lease) -> tuple[dict[str, Any], float]:
+        """One ASHA trial: asked from the study's sampler now (asynchronously: it learns from whatever
+        is finished), trained rung by rung, stopped when Optuna's successive-halving pruner says so."""
+        from hyperprune.search.asha import asha_trial, pruner
+        s, c = self.cfg.search, job.candidate
+        trial, proposal = asha_trial(self.study, self.space, self.cfg, c)
+        if proposal.duplicate_of is not None:
+            return {"duplicate_of": proposal.duplicate_of, "params": proposal.params,
+                    "fingerprint": proposal.fingerprint}, 0.0
+        run_dir = self.candidate_dir(c)
+        run_cfg = self.space.run_config(proposal.params, str(run_dir))
+        trainer = self.trainer(run_cfg, run_dir)
+        _write_identity(run_dir, c, proposal, run_cfg)
+        result: dict[str, Any] = {"params": proposal.params, "fingerprint": proposal.fingerprint,
+                                  "scores": {}, "spectra": {}, "spectrum_s": 0.0, "pruned_at": None,
+                                  "test_ppl": None}
+        storage = self.study._storage
+        finished = trial.state.is_finished()   # taken over after the trial ended: replay its numbers
+        for rung, epoch in enumerate(asha_rungs_of(self.cfg)):
+            if finished:
+                if epoch not in trial.intermediate_values or trial.state == optuna.trial.TrialState.FAIL:
+                    raise JobFailed("its ASHA trial failed before this worker took it over", result)
+                result["scores"][str(epoch)] = score = trial.intermediate_values[epoch]
+                valid_ppl = trainer.history[epoch - 1].valid_ppl
+                if trial.state == optuna.trial.TrialState.PRUNED and epoch == trial.last_step:
+                    result.update(self._partial(trainer), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
+                    return result, score
+                continue
+            try:
+                trainer.train(until_epoch=epoch, on_epoch=check_lease)
+            except TrainingDiverged as exc:
+                storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+                raise JobFailed(f"diverged: {exc}", {**result, **self._partial(trainer)}) from None
+            valid_ppl = trainer.history[epoch - 1].valid_ppl
+            score = valid_ppl
+            if s.metric == "ls":
+                spectrum, seconds = measure(trainer, self.probe, self.cfg)
+                result["spectrum_s"] += seconds
+                result["spectra"][str(epoch)] = [_finite_or_none(float(v)) for v in spectrum.mean]
+                dense = records[Job("dense", epoch).key].result["spectrum"]
+                score = distance(self.cfg.lyapunov.distance, spectrum, torch.tensor(dense, dtype=torch.float64))
+            if not math.isfinite(score):
+                storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+                raise JobFailed(f"score is not finite at epoch {epoch}", {**result, **self._partial(trainer)})
+            result["scores"][str(epoch)] = score
+            storage.set_trial_intermediate_value(trial._trial_id, epoch, score)
+            if epoch < self.cfg.final_epochs:
+                frozen = storage.get_trial(trial._trial_id)
+                if pruner(self.cfg).prune(self.study, frozen):
+                    storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.PRUNED)
+                    result.update(self._partial(trainer), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
+                    return result, score
+        result.update(self._partial(trainer), valid_ppl=valid_ppl, epoch=self.cfg.final_epochs,
+                      test_ppl=trainer.evaluate("test"),
+                      checkpoint=str(checkpoint_path(trainer.checkpoint_dir, self.cfg.final_epochs)))
+        try:
+            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.COMPLETE, [score])
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+        return result, score
 
     def _dense(self, job: Job, check_lease) -> tuple[dict[str, Any], float]:
         epoch, ref = job.epoch, self.reference
@@ -155,7 +221,7 @@ class Workbench:
         result = self._partial(trainer)
         valid_ppl = trainer.history[epoch - 1].valid_ppl
         if not math.isfinite(valid_ppl) or valid_ppl >= math.exp(700.0):
-            raise JobFailed(f"validation perplexity is not finite at epoch {epoch}", result)
+            raise JobFailed(f"diverged: validation perplexity is {valid_ppl} at epoch {epoch}", result)
         result.update(epoch=epoch, valid_ppl=valid_ppl, score=valid_ppl, spectrum=None, spectrum_s=0.0,
                       test_ppl=None, checkpoint=str(checkpoint_path(trainer.checkpoint_dir, epoch)))
         if job.kind == "score" and self.cfg.search.metric == "ls":
@@ -183,6 +249,10 @@ class Workbench:
             "valid_ppl_by_epoch": {str(r.epoch): _finite_or_none(r.valid_ppl) for r in trainer.history},
             "train_s": trainer.train_wall_s,
         }
+
+
+def asha_rungs_of(cfg) -> list[int]:
+    return asha_rungs(cfg.search.first_epoch, cfg.search.keep, cfg.final_epochs)
 
 
 def _write_identity(run_dir: Path, candidate: int, proposal: Proposal, run_cfg) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -69,10 +70,10 @@ class Claim:
 
 
 class Heartbeat:
-    """Records the claimed job's heartbeat every interval from a background thread (RDB storage)."""
+    """Records the claimed job's heartbeat every interval from a background thread."""
 
-    def __init__(self, storage: BaseStorage, trial_id: int, interval: float | None):
-        self.storage, self.trial_id, self.interval = storage, trial_id, interval
+    def __init__(self, queue: "JobQueue", trial_id: int):
+        self.queue, self.trial_id, self.interval = queue, trial_id, queue.heartbeat_interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,7 +86,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.storage.record_heartbeat(self.trial_id)
+                self.queue.beat(self.trial_id)
             except Exception:  # a dropped connection: the next beat retries; a long gap loses the job
                 pass
 
@@ -96,8 +97,16 @@ class Heartbeat:
 
 
 class JobQueue:
-    def __init__(self, storage: BaseStorage, study_name: str):
+    """The jobs of one search. Heartbeats: Optuna's own on RDB storage (the database's clock);
+    on a journal file, a `heartbeat` user attribute with the worker's clock (keep clocks in sync);
+    none on SQLite, whose single process gives orphaned jobs back when it starts."""
+
+    def __init__(self, storage: BaseStorage, study_name: str, heartbeat_interval: int | None = None):
         self.storage = storage
+        getter = getattr(storage, "get_heartbeat_interval", None)
+        self.rdb_heartbeat = getter is not None and getter() is not None
+        journal = isinstance(storage, optuna.storages.JournalStorage)
+        self.heartbeat_interval = getter() if self.rdb_heartbeat else (heartbeat_interval if journal else None)
         self.study_name = study_name
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         try:
@@ -109,10 +118,11 @@ class JobQueue:
                 self.study_id = retrying(lambda: storage.get_study_id_from_name(study_name))
         self._study: optuna.Study | None = None
 
-    @property
-    def heartbeat_interval(self) -> int | None:
-        getter = getattr(self.storage, "get_heartbeat_interval", None)
-        return getter() if getter is not None else None
+    def beat(self, trial_id: int) -> None:
+        if self.rdb_heartbeat:
+            self.storage.record_heartbeat(trial_id)
+        elif self.heartbeat_interval:
+            self.storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -171,7 +181,7 @@ class JobQueue:
             trial_id = trial._trial_id
             if self.heartbeat_interval:
                 # Beat before claiming: if the claim's reply is lost, the trial still goes stale.
-                retrying(lambda: self.storage.record_heartbeat(trial_id))
+                retrying(lambda: self.beat(trial_id))
             try:
                 won = retrying(lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING))
             except optuna.exceptions.UpdateFinishedTrialError:
@@ -239,8 +249,17 @@ class JobQueue:
         return n
 
     def fail_stale(self) -> None:
-        """Fail jobs whose worker stopped beating (RDB storage with heartbeats); they are planned again."""
+        """Fail jobs whose worker stopped beating; they are planned again and resume from checkpoints."""
         if not self.heartbeat_interval:
+            return
+        if not self.rdb_heartbeat:
+            limit = time.time() - 2 * self.heartbeat_interval
+            for trial in self.trials():
+                if trial.state == TrialState.RUNNING and trial.user_attrs.get("heartbeat", limit) < limit:
+                    try:
+                        retrying(lambda: self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL))
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        pass
             return
         if self._study is None:
             self._study = optuna.load_study(study_name=self.study_name, storage=self.storage)

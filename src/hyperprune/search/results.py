@@ -142,8 +142,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
     winner = None
     if plan.winner is not None:
         entry = next(c for c in candidates if c["id"] == plan.winner)
-        final = next(r for r in records.values()
-                     if r.job.candidate == plan.winner and r.job.kind in ("final", "asha") and r.state == "done")
+        final = records[plan.winner_job.key]
         winner = {"id": plan.winner, "params": entry["params"], "valid_ppl": final.result["valid_ppl"],
                   "test_ppl": final.result["test_ppl"], "checkpoint": final.result["checkpoint"],
                   "export_dir": str(export_dir) if export_dir is not None else None}

@@ -25,6 +25,7 @@ from hyperprune.search import schedule
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
+from hyperprune.search.asha import proposals_of
 from hyperprune.search.proposals import Proposer
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results
@@ -60,7 +61,7 @@ def planned_epochs(cfg, n: int) -> int:
 
 class SearchLoop:
     def __init__(self, cfg: SearchConfig, storage, *, device: str | None = None, owner: bool = False,
-                 verbose: bool = True, poll_s: float = 2.0):
+                 verbose: bool = True, poll_s: float = 2.0, bench: Workbench | None = None):
         self.cfg = cfg
         self.storage = storage
         self.owner = owner
@@ -68,25 +69,23 @@ class SearchLoop:
         self.poll_s = poll_s
         if cfg.search.threads is not None:
             torch.set_num_threads(cfg.search.threads)
-        self.bench = Workbench(cfg, device)
-        self.queue = JobQueue(storage, cfg.study_name + ".jobs")
+        self.queue = JobQueue(storage, cfg.study_name + ".jobs", cfg.search.heartbeat_interval)
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
+        self.bench = bench or Workbench(cfg, device)
+        self.bench.study = self.study
         s = cfg.search
-        self.proposer = Proposer(self.bench.space, s.sampler, cfg.seed, s.n_candidates, s.batch)
+        self.proposer = None if s.strategy == "asha" else \
+            Proposer(self.bench.space, s.sampler, cfg.seed, s.n_candidates, s.batch)
         self.start = time.perf_counter()
         self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
         self._printed_rounds = 0
         self._pool_printed = False
-        self._bar = None
 
     # -- output ----------------------------------------------------------------------------------
 
     def say(self, line: str) -> None:
         if self.verbose:
-            if self._bar is not None:
-                self._bar.write(line)
-            else:
-                print(line, flush=True)
+            print(line, flush=True)
 
     def elapsed(self) -> float:
         return self.wall_before + time.perf_counter() - self.start
@@ -120,9 +119,17 @@ class SearchLoop:
         parts = [f"{name:>13}", f"epoch {job.epoch:3d}"]
         if failure is not None:
             parts.append(f"FAILED: {failure}")
+        elif result.get("duplicate_of") is not None:
+            parts.append(f"same settings as candidate {result['duplicate_of']}: not trained")
         else:
             if job.kind == "score":
                 parts.append(f"score {result['score']:9.4g}")
+            if job.kind == "asha":
+                last = max(result["scores"], key=int)
+                parts[1] = f"epoch {int(last):3d}"
+                parts.append(f"score {result['scores'][last]:9.4g}")
+                if result.get("pruned_at") is not None:
+                    parts.append(f"pruned at rung {result['pruned_at']}")
             parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
             if result.get("test_ppl") is not None:
                 parts.append(f"test ppl {result['test_ppl']:8.2f}")
@@ -139,6 +146,8 @@ class SearchLoop:
                 self.say(f"pool: {s.n_candidates} proposals, {len(dups)} duplicate(s) collapsed: " +
                          ", ".join(f"{p.slot} = {p.duplicate_of}" for p in dups))
             self._pool_printed = True
+        if s.strategy == "asha":
+            return                     # rungs fill up asynchronously: results.json shows them
         for r in plan.rounds[self._printed_rounds:]:
             dropped = [c for c in r.candidates if c not in r.kept]
             self.say(f"round {r.round} at epoch {r.epoch}: kept {len(r.kept)} of {len(r.candidates)} "
@@ -150,7 +159,7 @@ class SearchLoop:
     def run(self) -> tuple[schedule.Plan, dict[str, JobRecord]]:
         while True:
             records = self.queue.records()
-            plan = schedule.plan(self.cfg, self.proposer, records)
+            plan = self.plan(records)
             if self.owner:
                 self.report_plan(plan)
                 self.publish(plan, records)
@@ -165,12 +174,19 @@ class SearchLoop:
                 self.queue.fail_stale()
                 time.sleep(self.poll_s)
                 continue
-            self.execute(claim, plan, records)
+            # Another worker may have planned the claimed job from newer results (a new batch of the
+            # pool, a dense spectrum just stored): plan again from what is stored now.
+            records = self.queue.records()
+            self.execute(claim, self.plan(records), records)
+
+    def plan(self, records: dict[str, JobRecord]) -> schedule.Plan:
+        asha = proposals_of(self.study) if self.proposer is None else None
+        return schedule.plan(self.cfg, self.proposer, records, asha)
 
     def execute(self, claim: Claim, plan: schedule.Plan, records: dict[str, JobRecord]) -> None:
         job = claim.job
         start = time.perf_counter()
-        with Heartbeat(self.storage, claim.trial_id, self.queue.heartbeat_interval):
+        with Heartbeat(self.queue, claim.trial_id):
             try:
                 result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim))
             except JobFailed as exc:
@@ -199,7 +215,7 @@ class SearchLoop:
                   (s.strategy == "full" and job.kind == "final")
         if not teaches:
             return
-        proposal = plan.proposals[job.candidate]
+        proposal = plan.proposal(job.candidate)
         existing = retrying(lambda: self.study.get_trials(deepcopy=False))
         if any(t.user_attrs.get("candidate") == job.candidate for t in existing):
             return
@@ -216,12 +232,10 @@ class SearchLoop:
         run_dir = Path(self.cfg.run_dir)
         export_dir = None
         if plan.complete and plan.winner is not None:
-            final = next(r for r in records.values() if r.job.candidate == plan.winner
-                         and r.job.kind in ("final", "asha") and r.state == "done")
-            run_cfg = self.bench.space.run_config(plan.proposals[plan.winner].params,
-                                                  str(self.bench.candidate_dir(plan.winner)))
-            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg),
-                                       plan.proposals[plan.winner].params)
+            final = records[plan.winner_job.key]
+            params = plan.proposal(plan.winner).params
+            run_cfg = self.bench.space.run_config(params, str(self.bench.candidate_dir(plan.winner)))
+            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params)
         results = build_results(self.cfg, plan, records, wall_s=self.elapsed(), export_dir=export_dir)
         write_results(run_dir, results)
         retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
@@ -269,12 +283,16 @@ def _open_study(cfg: SearchConfig, storage) -> None:
                         f"run_dir or search.study_name")
 
 
+# Settings a resumed search may change: where things run and where the corpus is read from.
+OPERATIONAL = {"device", "data.data_dir", "search.threads"}
+
+
 def _differences(a: Any, b: Any, where: str = "") -> list[str]:
+    if where in OPERATIONAL:
+        return []
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
         for key in sorted(set(a) | set(b), key=str):
-            if where == "" and key == "device":
-                continue                                 # each process may train on its own device
             out += _differences(a.get(key), b.get(key), f"{where}.{key}" if where else str(key))
         return out
     return [] if a == b else [where]
@@ -285,6 +303,8 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     cfg = resolved_paths(cfg)
     run_dir = _writable(Path(cfg.run_dir))
     check_k(cfg)
+    bench = Workbench(cfg, device)
+    bench.probe                                   # reads the corpus: bad data fails before anything is stored
     lock = SingleProcessLock(cfg.storage_url)
     lock.acquire()
     threads = torch.get_num_threads()
@@ -292,7 +312,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
         _open_study(cfg, storage)
         atomic_write_text(run_dir / "search.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose)
+        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose, bench=bench)
         if scheme(cfg.storage_url) == "sqlite":
             loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
         if verbose:

@@ -31,9 +31,13 @@ class Plan:
     rounds: list[Round] = field(default_factory=list)
     finalists: list[int] | None = None
     winner: int | None = None
+    winner_job: Job | None = None                             # its final job (checkpoint, numbers)
     complete: bool = False
     failed: dict[int, str] = field(default_factory=dict)     # candidate -> why
     eliminated: dict[int, int] = field(default_factory=dict)  # candidate -> round
+
+    def proposal(self, candidate: int) -> Proposal:
+        return next(p for p in self.proposals if p.slot == candidate)
 
 
 def compare_epochs(strategy: str, metric: str, e0: int, ei: int, final: int, n: int, keep: float,
@@ -76,111 +80,140 @@ def _outcome(record: JobRecord | None, field_name: str) -> Any:
     return record.result[field_name]
 
 
-def plan(cfg, proposer: Proposer, records: dict[str, JobRecord]) -> Plan:
-    s = cfg.search
-    final = cfg.final_epochs
-    ls = s.metric == "ls" and s.strategy != "full"
-    out = Plan()
+def _settled(record: JobRecord | None) -> bool:
+    return record is not None and record.state in ("done", "failed")
 
-    # The dense reference, one epoch after the other (a single model: never two jobs at once).
-    dense_ready: set[int] = set()
+
+def plan(cfg, proposer: Proposer | None, records: dict[str, JobRecord],
+         asha_proposals: dict[int, Proposal] | None = None) -> Plan:
+    """The next steps of search `cfg` given the stored job `records`. lsh and full grow the pool with
+    `proposer`; asha reads the candidates its trials asked for (`asha_proposals`)."""
+    s = cfg.search
+    out = Plan()
+    dense_ready = _plan_dense(cfg, records, out)
+    if s.strategy == "asha":
+        _plan_asha(cfg, records, asha_proposals or {}, dense_ready, out)
+    else:
+        _plan_pool_and_rounds(cfg, proposer, records, dense_ready, out)
+    if out.winner is not None:
+        out.winner_job = Job("asha" if s.strategy == "asha" else "final", cfg.final_epochs, out.winner)
+    return out
+
+
+def _plan_dense(cfg, records: dict[str, JobRecord], out: Plan) -> set[int]:
+    """The dense reference, one epoch after the other (a single model: never two jobs at once)."""
+    ready: set[int] = set()
     for epoch in dense_epochs(cfg):
         record = records.get(Job("dense", epoch).key)
         if record is not None and record.state == "done":
-            dense_ready.add(epoch)
+            ready.add(epoch)
             continue
         if record is not None and record.state == "failed":
             raise UserError(f"the dense reference failed at epoch {epoch}: {record.failure}; "
                             f"fix the training recipe (learning rate, clip) and run again")
         out.jobs.append(Job("dense", epoch))
         break
+    return ready
 
-    def ready(epoch: int) -> bool:
-        return not ls or epoch in dense_ready
 
-    def score_job(candidate: int, epoch: int) -> Job:
-        return Job("score", epoch, candidate)
+def _note_failure(records: dict[str, JobRecord], job: Job, out: Plan) -> None:
+    record = records.get(job.key)
+    if record is not None and record.state == "failed":
+        out.failed.setdefault(job.candidate, record.failure or "failed")
 
-    def final_job(candidate: int) -> Job:
-        return Job("asha" if s.strategy == "asha" else "final", final, candidate)
 
-    def note_failure(job: Job) -> None:
-        record = records.get(job.key)
-        if record is not None and record.state == "failed":
-            out.failed.setdefault(job.candidate, record.failure or "failed")
+def _choose_winner(finals: dict[int, float], out: Plan) -> None:
+    ranked = sorted(finals, key=lambda c: (finals[c], c))
+    out.winner = ranked[0] if ranked else None
 
-    # The pool: the sampler learns from each candidate's first score (lsh) or its final one.
-    if s.strategy == "lsh":
-        teach = lambda slot: _outcome(records.get(score_job(slot, s.first_epoch).key), "score")
-    elif s.strategy == "full":
-        teach = lambda slot: _outcome(records.get(final_job(slot).key), "valid_ppl")
-    else:
-        teach = lambda slot: _outcome(records.get(final_job(slot).key), "score")
-    out.proposals = proposals = list(proposer.propose(teach))
-    unique = [p.slot for p in proposals if p.duplicate_of is None]
 
-    first_jobs = {c: (score_job(c, s.first_epoch) if s.strategy == "lsh" else final_job(c)) for c in unique}
-    if s.strategy == "lsh":
-        pool_ready = ready(s.first_epoch)
-    else:  # an ASHA trial reads the dense spectrum at every rung as it goes
-        pool_ready = all(ready(epoch) for epoch in dense_epochs(cfg))
-    for c, job in first_jobs.items():
-        if pool_ready:
-            out.jobs.append(job)
-        note_failure(job)
-    pool_known = len(proposals) == s.n_candidates and all(
-        teach(c) is not PENDING for c in unique)
-    if not pool_known:
-        return out
+def _plan_pool_and_rounds(cfg, proposer: Proposer, records: dict[str, JobRecord], dense_ready: set[int],
+                          out: Plan) -> None:
+    s, final = cfg.search, cfg.final_epochs
+    lsh = s.strategy == "lsh"
+    needs_dense = lsh and s.metric == "ls"
 
-    if s.strategy in ("full", "asha"):
-        scored = {c: records[final_job(c).key].result for c in unique
-                  if records[final_job(c).key].state == "done"}
-        finishers = {c: r["valid_ppl"] for c, r in scored.items() if r.get("test_ppl") is not None}
-        out.finalists = sorted(finishers, key=lambda c: (finishers[c], c))
-        out.winner = out.finalists[0] if out.finalists else None
-        for c, r in scored.items():
-            if r.get("pruned_at") is not None:
-                out.eliminated[c] = int(r["pruned_at"])
+    def score_job(c: int, epoch: int) -> Job:
+        return Job("score", epoch, c)
+
+    def final_job(c: int) -> Job:
+        return Job("final", final, c)
+
+    # The pool: the sampler learns from each candidate's first score (lsh) or its final perplexity.
+    first_job = (lambda c: score_job(c, s.first_epoch)) if lsh else final_job
+    field_name = "score" if lsh else "valid_ppl"
+    teach = lambda c: _outcome(records.get(first_job(c).key), field_name)
+    out.proposals = list(proposer.propose(teach))
+    unique = [p.slot for p in out.proposals if p.duplicate_of is None]
+    for c in unique:
+        if not needs_dense or s.first_epoch in dense_ready:
+            out.jobs.append(first_job(c))
+        _note_failure(records, first_job(c), out)
+    if len(out.proposals) < s.n_candidates or any(teach(c) is PENDING for c in unique):
+        return
+
+    if not lsh:   # full: every candidate that did not fail is a finalist
+        out.finalists = [c for c in unique if teach(c) is not FAILED]
+        _choose_winner({c: teach(c) for c in out.finalists}, out)
         out.complete = final in dense_ready
-        return out
+        return
 
-    # lsh rounds, replayed from the first scores.
-    first = {c: records[first_jobs[c].key].result["score"] for c in unique
-             if records[first_jobs[c].key].state == "done"}
-
-    def score_at(candidate: int, epoch: int) -> object:
-        return _outcome(records.get(score_job(candidate, epoch).key), "score")
-
-    progress = round_logic.advance(first, score_at, e0=s.first_epoch, ei=s.epochs_per_round, final=final,
-                                   keep=s.keep, finalists=s.finalists)
+    first = {c: teach(c) for c in unique if teach(c) is not FAILED}
+    progress = round_logic.advance(
+        first, lambda c, epoch: _outcome(records.get(score_job(c, epoch).key), "score"),
+        e0=s.first_epoch, ei=s.epochs_per_round, final=final, keep=s.keep, finalists=s.finalists)
     out.rounds = progress.rounds
     for r in progress.rounds:
         for c in r.candidates:
             if c not in r.kept:
                 out.eliminated[c] = r.round
     for c, epoch in progress.failed.items():
-        note_failure(score_job(c, epoch))
+        _note_failure(records, score_job(c, epoch), out)
     for c, epoch in progress.pending:
-        if ready(epoch):
+        if not needs_dense or epoch in dense_ready:
             out.jobs.append(score_job(c, epoch))
     if progress.finalists is None:
-        return out
+        return
     out.finalists = progress.finalists
-    finals: dict[int, float] = {}
-    settled = True
     for c in progress.finalists:
-        job = final_job(c)
-        out.jobs.append(job)
-        record = records.get(job.key)
-        if record is None or record.state not in ("done", "failed"):
-            settled = False
-        elif record.state == "done":
-            finals[c] = record.result["valid_ppl"]
-        else:
-            note_failure(job)
-    if settled:
-        ranked = sorted(finals, key=lambda c: (finals[c], c))
-        out.winner = ranked[0] if ranked else None
+        out.jobs.append(final_job(c))
+        _note_failure(records, final_job(c), out)
+    if all(_settled(records.get(final_job(c).key)) for c in progress.finalists):
+        _choose_winner({c: records[final_job(c).key].result["valid_ppl"] for c in progress.finalists
+                        if records[final_job(c).key].state == "done"}, out)
         out.complete = final in dense_ready
-    return out
+
+
+def _plan_asha(cfg, records: dict[str, JobRecord], proposals: dict[int, Proposal], dense_ready: set[int],
+               out: Plan) -> None:
+    s, final = cfg.search, cfg.final_epochs
+    rungs = asha_rungs(s.first_epoch, s.keep, final)
+    jobs = [Job("asha", final, c) for c in range(s.n_candidates)]
+    # A trial reads the dense spectrum at every rung as it goes: start once all are there.
+    if s.metric != "ls" or all(epoch in dense_ready for epoch in rungs):
+        out.jobs.extend(jobs)
+    out.proposals = [proposals[c] for c in sorted(proposals)]
+    finals: dict[int, float] = {}
+    reached: dict[int, dict[int, float]] = {}
+    for job in jobs:
+        record = records.get(job.key)
+        _note_failure(records, job, out)
+        if record is None or record.state != "done" or record.result.get("duplicate_of") is not None:
+            continue
+        result = record.result
+        reached[job.candidate] = {int(e): v for e, v in result["scores"].items()}
+        if result.get("pruned_at") is not None:
+            out.eliminated[job.candidate] = int(result["pruned_at"])
+        elif result.get("test_ppl") is not None:
+            finals[job.candidate] = result["valid_ppl"]
+    # Rungs as rounds: who reported there, and who went on.
+    for r, epoch in enumerate(rungs[:-1]):
+        scores = {c: v[epoch] for c, v in reached.items() if epoch in v}
+        if scores:
+            ranked = round_logic.rank(scores)
+            kept = [c for c in ranked if any(e > epoch for e in reached[c])]
+            out.rounds.append(Round(r, epoch, ranked, kept, scores))
+    if all(_settled(records.get(job.key)) for job in jobs):
+        out.finalists = sorted(finals)
+        _choose_winner(finals, out)
+        out.complete = final in dense_ready

@@ -2,8 +2,7 @@
 
 URLs: `sqlite:///PATH` (the single-process default), `postgresql://...` and `mysql://...` (Optuna's
 RDB storage, for many workers, with heartbeats), `journal:///PATH` (Optuna's journal file on a shared
-file system; no heartbeats, so a killed worker's candidate is taken over only when a search or
-worker is restarted with --takeover).
+file system; heartbeats carry the workers' clocks, so keep them in sync).
 """
 
 from __future__ import annotations
@@ -43,9 +42,22 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+def with_driver(url: str) -> str:
+    """postgresql://... names no driver; SQLAlchemy 2.1 then wants psycopg 3. Use psycopg2 (the
+    'postgres' extra) when that is what is installed."""
+    head, sep, rest = url.partition("://")
+    if head not in ("postgresql", "postgres") or not sep:
+        return url
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return f"postgresql://{rest}"
+
+
 def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.storages.BaseStorage:
     """The Optuna storage at `url`, or a one-line UserError saying why it cannot be used."""
     kind = scheme(url)
+    given, url = url, with_driver(url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if kind == "journal":
         path = url.split("://", 1)[1] if "://" in url else ""
@@ -80,12 +92,19 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
             return retrying(lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat),
                             attempts=3)
     except ImportError as exc:
-        raise UserError(f"storage '{redact(url)}' needs a database driver that is not installed ({exc}); "
-                        f"pip install 'hyperprune[postgres]' or the driver for {kind}") from None
+        raise UserError(f"storage '{redact(given)}' needs a database driver that is not installed; "
+                        f"pip install 'hyperprune[postgres]' for PostgreSQL, or PyMySQL for mysql+pymysql://") from None
     except Exception as exc:  # sqlalchemy's errors: connection refused, authentication, bad database
-        if not _is_connection_error(exc) and not isinstance(exc, (ValueError,)):
+        import sqlalchemy.exc as sa
+        if not _is_connection_error(exc) and not isinstance(exc, (ValueError, sa.ArgumentError)):
             raise
-        raise UserError(f"cannot reach storage '{redact(url)}': {_first_line(exc)}") from None
+        raise UserError(f"cannot reach storage '{redact(given)}': {_first_line(_root(exc))}") from None
+
+
+def _root(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -93,14 +112,17 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    try:
-        import sqlalchemy.exc as sa
-    except ImportError:  # pragma: no cover
-        return isinstance(exc, (ConnectionError, OSError))
-    return isinstance(exc, (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, sa.ArgumentError,
-                            ConnectionError, OSError)) or (isinstance(exc, sa.DBAPIError) and
-                                                           exc.connection_invalidated)
+def _is_connection_error(exc: BaseException | None) -> bool:
+    """A lost or refused connection, also when Optuna wrapped it (StorageInternalError from ...)."""
+    import sqlalchemy.exc as sa
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, ConnectionError)):
+            return True
+        if isinstance(exc, sa.DBAPIError) and exc.connection_invalidated:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def is_database_locked(exc: BaseException) -> bool:
@@ -124,7 +146,7 @@ def retrying(fn: Callable[[], T], attempts: int = 12, first_wait: float = 0.5, m
             if is_database_locked(exc):
                 raise UserError("the SQLite storage is locked by another process: SQLite takes one process "
                                 "at a time; use postgresql:// (or mysql://, journal:///) for several workers") from None
-            print(f"hyperprune: {what} unreachable ({_first_line(exc)}); retrying in {wait:.0f} s "
+            print(f"hyperprune: {what} unreachable ({_first_line(_root(exc))}); retrying in {wait:.0f} s "
                   f"({attempt}/{attempts - 1})", flush=True)
             time.sleep(wait * (1 + 0.25 * random.random()))
             wait = min(wait * 2, max_wait)
@@ -153,6 +175,7 @@ class SingleProcessLock:
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(lock_path, "a+")
         except OSError as exc:
             raise UserError(f"cannot create '{lock_path}': {exc.strerror}; choose a writable run_dir") from None
