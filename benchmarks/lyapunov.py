@@ -151,11 +151,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="benchmarks/results/lyapunov.json")
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's setting: 2)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of (b), (c), (d); the best is kept")
     parser.add_argument("--skip-plain", action="store_true",
                         help="skip (a), the one-backward-per-output baseline (minutes at 2x650)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
 
     rows = []

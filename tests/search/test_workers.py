@@ -13,7 +13,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import optuna
 import pytest

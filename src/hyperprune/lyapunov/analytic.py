@@ -75,12 +75,12 @@ class HiddenJacobian:
 
     def forward(self, d_state: list[Tensor], dx: Tensor | None, out: list[Tensor]) -> None:
         (dh,), (dh_new,) = d_state, out                  # (B, H, k)
-        first = dh_new if not self.chain else None
-        first = torch.bmm(self.A, dh, out=first)         # A dh
+        v = torch.bmm(self.A, dh)                        # A dh
         if dx is not None:
-            first.baddbmm_(self.X, dx)                   # += X dx
-        for i, M in enumerate(self.chain):
-            first = torch.bmm(M, first, out=dh_new if i == len(self.chain) - 1 else None)
+            v.baddbmm_(self.X, dx)                       # + X dx
+        for M in self.chain:                             # RHN micro-steps 2 .. D
+            v = torch.bmm(M, v)
+        dh_new.copy_(v)
 
     def transpose(self, w_state: list[Tensor], out: list[Tensor], below: Tensor | None) -> Tensor | None:
         """out = A^T ... w; returns below + X^T (...) w, the cotangent on the layer below's h."""

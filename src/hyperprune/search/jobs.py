@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -263,7 +264,6 @@ class JobQueue:
             return
         if self._study is None:
             self._study = optuna.load_study(study_name=self.study_name, storage=self.storage)
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             retrying(lambda: optuna.storages.fail_stale_trials(self._study))

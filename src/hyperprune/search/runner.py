@@ -8,10 +8,7 @@ rounds wait until every score of a round is stored.
 
 from __future__ import annotations
 
-import math
-import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +19,10 @@ import yaml
 from hyperprune.config import from_dict, to_dict
 from hyperprune.errors import UserError
 from hyperprune.search import schedule
+from hyperprune.search.asha import proposals_of
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
-from hyperprune.search.asha import proposals_of
 from hyperprune.search.proposals import Proposer
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results

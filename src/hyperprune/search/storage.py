@@ -91,7 +91,7 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
             warnings.simplefilter("ignore")
             return retrying(lambda: optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat),
                             attempts=3)
-    except ImportError as exc:
+    except ImportError:
         raise UserError(f"storage '{redact(given)}' needs a database driver that is not installed; "
                         f"pip install 'hyperprune[postgres]' for PostgreSQL, or PyMySQL for mysql+pymysql://") from None
     except Exception as exc:  # sqlalchemy's errors: connection refused, authentication, bad database
