@@ -15,7 +15,7 @@ ifneq ($(wildcard ../shared/data),)
 export HYPERPRUNE_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test browser clean
 
 setup: $(VENV)/.installed
 
@@ -31,7 +31,16 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/hyperprune search configs/demo.yaml
 
-test: setup
+# The report test renders the page in Debian's headless Chromium; installed here when we can
+# (root with apt-get), else that one test is skipped with its reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ echo "installing Debian's chromium for the report test"; \
+		  (apt-get install -y -q chromium >/dev/null 2>&1 || \
+		   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
+		  echo "could not install chromium: the report's browser test will be skipped"; }; } || true
+
+test: setup browser
 	$(PY) -m pytest -q
 
 clean:

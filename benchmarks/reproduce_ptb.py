@@ -298,7 +298,7 @@ def rank_correlations(x: list[float], y: list[float]) -> dict:
     return rank_correlation(x, y).to_dict()
 
 
-def analyse(work: Path, out: Path, pool_params: dict[str, dict], started: float | None = None) -> dict | None:
+def analyse(work: Path, out: Path, pool_params: dict[str, dict], state: dict | None = None) -> dict | None:
     dense = read_json(work / "dense" / "trajectory.json")
     pool = {cid: t for cid in pool_params if (t := read_json(work / cid / "trajectory.json")) is not None}
     complete = {cid: t for cid, t in pool.items() if t["final"] is not None or t["failure"] is not None}
@@ -308,6 +308,12 @@ def analyse(work: Path, out: Path, pool_params: dict[str, dict], started: float 
     finished = {cid: t for cid, t in complete.items() if t["final"] is not None}
     ids = sorted(finished)
     final = [finished[c]["final"]["valid_ppl"] for c in ids]
+    # Settings that train identically (here: ER and uniform init give the same masks when every
+    # masked tensor has the same shape) are one point counted twice; correlations are also given
+    # over the distinct trajectories.
+    distinct = list({tuple(round(r["valid_ppl"], 6) for _, r in sorted(finished[c]["epochs"].items()))
+                     + (round(finished[c]["final"]["test_ppl"], 6),): c for c in reversed(ids)}.values())
+    distinct.sort()
 
     correlations: dict = {"valid_ppl": {}, "distance": {v: {} for v in SPECTRA}}
     for e in range(1, final_epoch):
@@ -330,7 +336,11 @@ def analyse(work: Path, out: Path, pool_params: dict[str, dict], started: float 
                   "probe": PROBE, "spectra": {v: {"convention": c, "k": k} for v, (c, k) in SPECTRA.items()},
                   "distance": DISTANCE, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared)",
-                  "elapsed_s": None if started is None else time.time() - started},
+                  # wall: first start of the work dir to the end of the last run (restarts included);
+                  # compute: the recorded epochs (training + validation) and spectra of every run.
+                  "wall_s": (state["finished"] - state["started"]) if state and "finished" in state else None,
+                  "compute_s": sum(epoch_seconds(t, int(e)) + sum(t["epochs"][e]["spectrum_s"].values())
+                                   for t in [dense, *complete.values()] for e in t["epochs"])},
         "dense": {"final_valid_ppl": dense["final"]["valid_ppl"], "final_test_ppl": dense["final"]["test_ppl"],
                   "valid_ppl_by_epoch": {e: r["valid_ppl"] for e, r in dense["epochs"].items()},
                   "train_s": sum(r["train_s"] for r in dense["epochs"].values())},
@@ -347,6 +357,14 @@ def analyse(work: Path, out: Path, pool_params: dict[str, dict], started: float 
             "e0": ROUNDS["e0"],
             "spearman_valid_ppl_e0_vs_final": correlations["valid_ppl"][e0]["spearman"],
             "spearman_distance_e0_vs_final": {v: correlations["distance"][v][e0]["spearman"] for v in SPECTRA},
+            # A signal known before any training, for scale: the death rate alone.
+            "spearman_death_rate_vs_final": rank_correlations(
+                [finished[c]["params"]["death_rate"] for c in ids], final)["spearman"],
+            "distinct_trajectories": len(distinct),
+            "spearman_distance_e0_vs_final_distinct": {
+                v: rank_correlations([distance_at(finished[c], dense, int(e0), v) for c in distinct],
+                                     [finished[c]["final"]["valid_ppl"] for c in distinct])["spearman"]
+                for v in SPECTRA},
             "final_valid_ppl": {name: sel.get("final_valid_ppl") for name, sel in selections.items()},
             "final_test_ppl": {name: sel.get("final_test_ppl") for name, sel in selections.items()},
             "dense_valid_ppl": dense["final"]["valid_ppl"],
@@ -393,7 +411,7 @@ def write_figures(result: dict, pool: dict[str, dict], dense: dict, out: Path) -
         FigureCanvasAgg(fig)
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
 
-    fig = Figure(figsize=(10, 8))
+    fig = Figure(figsize=(10, 8), layout="constrained")
     for i, variant in enumerate(SPECTRA):
         ax = fig.add_subplot(2, 2, i + 1)
         x = [p["distance_by_epoch"][variant].get(str(e0)) for p in rows]
@@ -408,21 +426,24 @@ def write_figures(result: dict, pool: dict[str, dict], dense: dict, out: Path) -
     fig.suptitle(f"Spectrum distance at e0 vs final perplexity ({len(rows)} candidates; paper: ρ = 0.72)")
     save(fig, "reproduce_ptb_distance_vs_final.png")
 
-    fig = Figure(figsize=(5.5, 4.5))
-    ax = fig.add_subplot()
-    x = [p["valid_ppl_by_epoch"][str(e0)] for p in rows]
-    ax.scatter(x, final, s=30, edgecolors="black", linewidths=0.4)
-    for p, xi, yi in zip(rows, x, final):
-        ax.annotate(p["id"], (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
-    rho = result["correlations"]["valid_ppl"][str(e0)]
-    ax.set_title(f"Validation ppl at e0 vs final: ρ = {_fmt(rho['spearman'])}, τ = {_fmt(rho['kendall'])}"
-                 f"\n(paper: ρ = 0.42)", fontsize=9)
-    ax.set_xlabel(f"validation perplexity at epoch {e0}")
-    ax.set_ylabel("final validation perplexity")
-    ax.grid(alpha=0.3)
+    fig = Figure(figsize=(5 * len(E0_CHOICES), 4.5), layout="constrained")
+    for i, epoch in enumerate(E0_CHOICES):
+        ax = fig.add_subplot(1, len(E0_CHOICES), i + 1)
+        x = [p["valid_ppl_by_epoch"][str(epoch)] for p in rows]
+        ax.scatter(x, final, s=30, edgecolors="black", linewidths=0.4)
+        for p, xi, yi in zip(rows, x, final):
+            ax.annotate(p["id"], (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
+        rho = result["correlations"]["valid_ppl"][str(epoch)]
+        why = f" ({rho['note']})" if rho.get("note") else ""
+        ax.set_title(f"epoch {epoch}: Spearman ρ = {_fmt(rho['spearman'])}, τ = {_fmt(rho['kendall'])}"
+                     f"{why}", fontsize=8, wrap=True)
+        ax.set_xlabel(f"validation perplexity at epoch {epoch}")
+        ax.set_ylabel("final validation perplexity")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Validation perplexity early vs final ({len(rows)} candidates; paper at its e0: ρ = 0.42)")
     save(fig, "reproduce_ptb_ppl_vs_final.png")
 
-    fig = Figure(figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
     norm = Normalize(min(final), max(final))
     cmap = colormaps["viridis"]
     for i, variant in enumerate(("reference", "standard")):
@@ -439,7 +460,7 @@ def write_figures(result: dict, pool: dict[str, dict], dense: dict, out: Path) -
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=fig.axes, label="final validation perplexity")
     save(fig, "reproduce_ptb_spectra.png")
 
-    fig = Figure(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
     epochs = sorted(int(e) for e in result["correlations"]["valid_ppl"])
     ax.plot(epochs, [result["correlations"]["valid_ppl"][str(e)]["spearman"] for e in epochs], "k-o",
@@ -539,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(work / "state.json", json.dumps(state) + "\n")
 
     if args.analyse:
-        result = analyse(work, out, pool, state["started"])
+        result = analyse(work, out, pool, state)
         print(json.dumps(result["headline"], indent=2) if result else "not enough finished runs yet")
         return 0
 
@@ -578,10 +599,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} done: valid {f['valid_ppl']:.2f} test {f['test_ppl']:.2f}", flush=True)
         if name != "dense":
             try:
-                analyse(work, out, pool, state["started"])
+                analyse(work, out, pool, state)
             except Exception as exc:  # noqa: BLE001 -- analysis must never stop training; --analyse redoes it
                 print(f"analysis failed ({type(exc).__name__}: {exc}); training goes on", flush=True)
-    result = analyse(work, out, pool, state["started"])
+    if "finished" not in state:
+        state["finished"] = time.time()
+        atomic_write_text(work / "state.json", json.dumps(state) + "\n")
+    result = analyse(work, out, pool, state)
     print(json.dumps(result["headline"] if result else {}, indent=2), flush=True)
     return 0
 

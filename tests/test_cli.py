@@ -81,3 +81,27 @@ def test_bad_settings_give_one_clear_line(tiny_corpus_dir, tmp_path, capsys, ove
 def test_evaluate_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_spectrum_of_a_trained_checkpoint_writes_table_json_and_plot(tiny_corpus_dir, tmp_path, capsys):
+    config = write_config(tmp_path, tiny_corpus_dir)
+    assert main(["train", config, "train.epochs=1"]) == 0
+    capsys.readouterr()
+    out_json, out_png = tmp_path / "ls.json", tmp_path / "ls.png"
+    assert main(["spectrum", str(tmp_path / "run"), "--k", "5", "--convention", "reference",
+                 "--json", str(out_json), "--plot", str(out_png), "--device", "cpu"]) == 0
+    result = json.loads(out_json.read_text())
+    text = json.dumps(result)
+    assert "reference" in text
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    exponents = result["exponents"]                 # (B=2 sequences, k=5)
+    assert len(exponents) == 2 and all(len(row) == 5 for row in exponents)
+
+
+def test_spectrum_k_beyond_the_state_size_is_one_line(tiny_corpus_dir, tmp_path, capsys):
+    config = write_config(tmp_path, tiny_corpus_dir)
+    assert main(["train", config, "train.epochs=1"]) == 0
+    capsys.readouterr()
+    assert main(["spectrum", str(tmp_path / "run"), "--k", "100000", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "100000" in err

@@ -112,6 +112,31 @@ def _existing(path: str) -> Path:
     return p
 
 
+def cmd_spectrum(args: argparse.Namespace) -> int:
+    from hyperprune.data import load_corpus
+    from hyperprune.lyapunov import make_probe, model_spectrum, plot_spectrum, spectrum_report
+    from hyperprune.train import load_trained, resolve_device
+    from hyperprune.train.checkpoint import atomic_write_text
+
+    device = resolve_device(args.device)
+    cfg, model, payload = load_trained(_existing(args.checkpoint), device)
+    if args.data_dir:
+        cfg.data.data_dir = args.data_dir
+    corpus = load_corpus(cfg.data)
+    probe = make_probe(corpus.valid, n_sequences=args.sequences, length=args.length, seed=args.seed,
+                       warmup=args.warmup, mode=args.probe)
+    result = model_spectrum(model, probe, convention=args.convention, k=args.k)
+    print(f"{args.checkpoint} (epoch {payload['epoch']})")
+    print(spectrum_report(result))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result.to_dict(), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot_spectrum(result, args.plot, title=f"{Path(args.checkpoint).name}, epoch {payload['epoch']}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from hyperprune.report import write_report
 
@@ -165,6 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("spectrum", help="Lyapunov spectrum of a trained checkpoint: table, JSON and plot")
+    p.add_argument("checkpoint", help="a .pt checkpoint or a run directory")
+    p.add_argument("--k", type=int, default=None, help="leading exponents to compute (default: all)")
+    p.add_argument("--convention", default="standard", help="standard | reference (the LSH paper's)")
+    p.add_argument("--sequences", type=int, default=2, help="validation windows (default 2, the paper's)")
+    p.add_argument("--length", type=int, default=35, help="measured tokens per window (default 35)")
+    p.add_argument("--warmup", type=int, default=10, help="warm-up tokens (default 10)")
+    p.add_argument("--probe", default="first", help="first | random windows of the validation split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="write the full result (exponents and every setting) here")
+    p.add_argument("--plot", help="write a PNG plot of the spectrum here")
+    p.add_argument("--device", default="auto")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_spectrum)
 
     p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search")
     p.add_argument("run_dir", help="a search's run directory (holds results.json)")

@@ -77,7 +77,7 @@ def spectra_figures(results: SearchResults) -> tuple[list[ReportFigure], list[st
             notes.append(f"epoch {epoch}: the dense spectrum is missing")
         ax.axhline(0.0, color="#cccccc", lw=0.8, zorder=0)
         ax.set_xlabel("exponent index")
-        ax.set_ylabel("Lyapunov exponent (per step)")
+        ax.set_ylabel("Lyapunov exponent")
         where = f"Round {r['round']}: spectra" if r["round"] is not None else "Spectra (no round yet)"
         ax.set_title(f"{where} at epoch {epoch}")
         if drawn <= 16:

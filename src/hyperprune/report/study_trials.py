@@ -43,7 +43,7 @@ def load_study_trials(run_dir: Path, config: dict[str, Any]) -> StudyTrials:
         logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
         names = optuna.study.get_all_study_names(storage=storage)
         search = config.get("search") if isinstance(config.get("search"), dict) else {}
-        wanted = search.get("study_name")
+        wanted = search.get("study_name") or Path(run_dir).resolve().name   # the search's default name
         if wanted in names:
             name = wanted
         elif len(names) == 1:

@@ -102,7 +102,7 @@ def candidate_table(results: SearchResults) -> Table:
 
 
 def bracket_table(results: SearchResults) -> Table:
-    """One row per candidate, one score/outcome pair per round, survivors first."""
+    """One row per candidate, one score/outcome pair per round: winner, finalists, then by rounds survived."""
     rows = []
     rounds = results.rounds
     for c in results.candidates:
@@ -126,10 +126,12 @@ def bracket_table(results: SearchResults) -> Table:
         rows.append(row)
     last = f"round {rounds[-1]['round']} (e{rounds[-1]['epoch']}) score" if rounds else None
 
+    standing = {"winner": 0, "finalist": 1}
+
     def order(row):
         final = row["final_valid_ppl"]
         last_score = row.get(last) if last else None
-        return (-row["_reached"], final if final is not None else math.inf,
+        return (standing.get(row["status"], 2), -row["_reached"], final if final is not None else math.inf,
                 last_score if last_score is not None else math.inf)
 
     rows.sort(key=order)
