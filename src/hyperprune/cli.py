@@ -53,11 +53,11 @@ def _run_config(path: str, overrides: list[str], args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.config import to_dict
     from hyperprune.train import Trainer, write_summary
-    from hyperprune.train.checkpoint import atomic_write_text
+    from hyperprune.train.checkpoint import atomic_write_text, writable_run_dir
     import yaml
 
     cfg = _run_config(args.config, args.overrides, args)
-    run_dir = _writable_run_dir(cfg.run_dir)
+    run_dir = writable_run_dir(cfg.run_dir)
     start = time.perf_counter()
     trainer = Trainer(cfg, run_dir)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
@@ -71,29 +71,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _writable_run_dir(path: str) -> Path:
-    run_dir = Path(path)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"run directory '{run_dir}' is not writable ({exc.strerror}); "
-                        f"choose another with run_dir=PATH") from None
-    return run_dir
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import math
-    from hyperprune.data import batchify, load_corpus
-    from hyperprune.train import evaluate_loss, load_trained, resolve_device
+    from hyperprune.data import batchify
+    from hyperprune.train import evaluate_loss, resolve_device
 
     device = resolve_device(args.device)
-    cfg, model, payload = load_trained(_existing(args.checkpoint), device)
-    if args.data_dir:
-        cfg.data.data_dir = args.data_dir
-    corpus = load_corpus(cfg.data)
+    cfg, model, payload, corpus = _trained_with_corpus(args, device)
     result = {"checkpoint": str(args.checkpoint), "epoch": payload["epoch"]}
     for split in ("valid", "test"):
         data = batchify(getattr(corpus, split), cfg.train.eval_batch_size).to(device)
@@ -105,24 +89,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _existing(path: str) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"checkpoint '{p}' does not exist; give a .pt file or a run directory")
-    return p
+def _trained_with_corpus(args: argparse.Namespace, device):
+    """(config, model, checkpoint payload, corpus) for the checkpoint or run directory named in args."""
+    from hyperprune.data import load_corpus
+    from hyperprune.train import load_trained
+
+    path = Path(args.checkpoint)
+    if not path.exists():
+        raise UserError(f"checkpoint '{path}' does not exist; give a .pt file or a run directory")
+    cfg, model, payload = load_trained(path, device)
+    if args.data_dir:
+        cfg.data.data_dir = args.data_dir
+    return cfg, model, payload, load_corpus(cfg.data)
 
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
-    from hyperprune.data import load_corpus
     from hyperprune.lyapunov import make_probe, model_spectrum, plot_spectrum, spectrum_report
-    from hyperprune.train import load_trained, resolve_device
+    from hyperprune.train import resolve_device
     from hyperprune.train.checkpoint import atomic_write_text
 
     device = resolve_device(args.device)
-    cfg, model, payload = load_trained(_existing(args.checkpoint), device)
-    if args.data_dir:
-        cfg.data.data_dir = args.data_dir
-    corpus = load_corpus(cfg.data)
+    cfg, model, payload, corpus = _trained_with_corpus(args, device)
     probe = make_probe(corpus.valid, n_sequences=args.sequences, length=args.length, seed=args.seed,
                        warmup=args.warmup, mode=args.probe)
     result = model_spectrum(model, probe, convention=args.convention, k=args.k)

@@ -28,7 +28,7 @@ from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results
 from hyperprune.search.rounds import planned_sizes
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
-from hyperprune.train.checkpoint import atomic_write_text
+from hyperprune.train.checkpoint import atomic_write_text, writable_run_dir
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
@@ -242,18 +242,6 @@ class SearchLoop:
 # -- entry points ---------------------------------------------------------------------------------
 
 
-def _writable(path: Path) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"run directory '{path}' is not writable ({exc.strerror}); choose another with "
-                        f"run_dir=PATH") from None
-    return path
-
-
 def _open_study(cfg: SearchConfig, storage) -> None:
     """Create the study holding `cfg`, or check that an existing one holds the same search."""
     name = cfg.study_name
@@ -298,7 +286,7 @@ def _differences(a: Any, b: Any, where: str = "") -> list[str]:
 def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True) -> dict[str, Any]:
     """Run (or resume) the search `cfg` describes; returns the contents of results.json."""
     cfg = resolved_paths(cfg)
-    run_dir = _writable(Path(cfg.run_dir))
+    run_dir = writable_run_dir(Path(cfg.run_dir))
     check_k(cfg)
     bench = Workbench(cfg, device)
     bench.probe                                   # reads the corpus: bad data fails before anything is stored

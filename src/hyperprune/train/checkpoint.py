@@ -39,6 +39,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def writable_run_dir(path: str | Path) -> Path:
+    """Create `path` if needed and prove it is writable now, before any work is done in it."""
+    from hyperprune.errors import UserError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"run directory '{path}' is not writable ({exc.strerror}); "
+                        f"choose another with run_dir=PATH") from None
+    return path
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
