@@ -73,13 +73,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quality-tokens", type=int, default=0, help="0: all of PTB")
     parser.add_argument("--quality-epochs", type=int, default=6)
+    parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(args.run_root)
     result = {"date": time.strftime("%Y-%m-%d"), "threads": args.threads, "torch": torch.__version__}
     result["cost"] = cost(root, args.cost_tokens, args.repeats)
     print(f"epoch time sparse/dense: {result['cost']['ratio_sparse_over_dense']:.3f}", flush=True)
-    result["quality"] = quality(root, args.quality_tokens or None, args.quality_epochs)
+    if not args.skip_quality:
+        result["quality"] = quality(root, args.quality_tokens or None, args.quality_epochs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 

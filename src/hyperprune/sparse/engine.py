@@ -112,7 +112,9 @@ class SparseEngine:
         self.signals = Signals(self.params, needs, self.cfg.momentum_decay, self.generator)
 
         self.masks: dict[str, torch.Tensor] = {}    # name -> bool, True = kept
-        self._pruned: dict[str, torch.Tensor] = {}  # name -> ~mask, kept for the per-step masked_fill_
+        # name -> the mask as 1.0/0.0 in the weight's dtype: multiplying by it is ~10x faster on CPU
+        # than masked_fill_ with a bool mask, and this runs twice per training step.
+        self._keep: dict[str, torch.Tensor] = {}
         self.step = 0                # optimiser steps taken, whole run
         self.epoch = 0               # epochs completed
         self.epoch_start_step = 0    # value of `step` when the current epoch began
@@ -144,22 +146,25 @@ class SparseEngine:
             mask[chosen] = True
             masks[name] = mask.view(param.shape).to(param.device)
         self._set_masks(masks)
-        self._zero(None, self._pruned)
+        self._zero(None)
 
     def _set_masks(self, masks: dict[str, torch.Tensor]) -> None:
         self.masks = masks
-        self._pruned = {n: ~m for n, m in masks.items()}
+        self._keep = {n: m.to(self.params[n].dtype) for n, m in masks.items()}
 
     @torch.no_grad()
-    def _zero(self, optimizer: torch.optim.Optimizer | None, where: dict[str, torch.Tensor]) -> None:
-        """Set weights and param-shaped optimiser state to 0.0 at the True entries of `where`."""
+    def _zero(self, optimizer: torch.optim.Optimizer | None,
+              keep_where: dict[str, torch.Tensor] | None = None) -> None:
+        """Set weights and param-shaped optimiser state to 0.0 wherever `keep_where` (default: the
+        masks, as 1.0/0.0 multipliers) is 0."""
         for name, param in self.params.items():
-            param.masked_fill_(where[name], 0.0)
+            keep = self._keep[name] if keep_where is None else keep_where[name]
+            param.mul_(keep)
             if optimizer is None:
                 continue
             for value in optimizer.state.get(param, {}).values():
                 if torch.is_tensor(value) and value.shape == param.shape and value.is_floating_point():
-                    value.masked_fill_(where[name], 0.0)
+                    value.mul_(keep if value.dtype == keep.dtype else keep.to(value.dtype))
 
     # ---------------------------------------------------------------- training-loop hooks
 
@@ -172,14 +177,14 @@ class SparseEngine:
         self.signals.record(gradient=k == 0 or (self.step + 1) % k == 0)
         for name, param in self.params.items():
             if param.grad is not None:
-                param.grad.masked_fill_(self._pruned[name], 0.0)
+                param.grad.mul_(self._keep[name])
 
     def after_step(self, optimizer: torch.optim.Optimizer | None) -> dict | None:
         """After the optimiser step: re-zero pruned weights and their optimiser state; when
         `update_every = k > 0`, update the masks every k-th step. Returns the update's record, if any."""
         if not self._active():
             return None
-        self._zero(optimizer, self._pruned)
+        self._zero(optimizer)
         self.step += 1
         k = self.cfg.update_every
         if k > 0 and self.step % k == 0 and self._may_update(self.epoch):
@@ -249,7 +254,8 @@ class SparseEngine:
                                        f"free entries of '{n}'")
             new[n] = survivors[n] | grown
 
-        self._zero(optimizer, {n: ~(new[n] & old[n]) for n in old})   # removed and new entries
+        # Zero the removed and the newly grown entries; survivors keep their values.
+        self._zero(optimizer, {n: (new[n] & old[n]).to(self.params[n].dtype) for n in old})
         self._set_masks(new)
         record = {
             "step": self.step, "epoch": self.epoch, "progress": float(progress), "death_rate": rate,
@@ -296,7 +302,7 @@ class SparseEngine:
         self.death_state = _to_cpu(state["death_state"])
         self.signals.load_state_dict(state["signals"])
         self.history = [dict(r) for r in state["history"]]
-        self._zero(None, self._pruned)
+        self._zero(None)
 
     def summary(self) -> dict:
         """Per-tensor {group, shape, total, nonzero, density}, totals, FLOPs per token dense vs
