@@ -29,6 +29,11 @@ import platform
 import time
 from pathlib import Path
 
+# On a shared machine, OpenMP workers that spin-wait between parallel regions steal the cores the
+# main thread needs: at load ~4 on 2 cores a 2x650 k=64 run took 16 s instead of 0.7 s. Passive
+# waiting (set before torch loads its OpenMP runtime) removes that; it applies to every variant.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import torch
 
 from hyperprune.lyapunov import make_probe, model_spectrum
@@ -180,7 +185,8 @@ def main() -> None:
     record = {
         "benchmark": "lyapunov", "rows": rows,
         "setup": {"vocab": VOCAB, "batch": B, "T": T, "warmup": WARMUP, "k_small": K_SMALL,
-                  "convention": "reference", "dtype": "float32", "threads": torch.get_num_threads()},
+                  "convention": "reference", "dtype": "float32", "threads": torch.get_num_threads(),
+                  "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpus": os.cpu_count(), "torch": torch.__version__,
                     "load_average_1m_before": load_before, "load_average_1m_after": os.getloadavg()[0]},

@@ -6,12 +6,15 @@ import os
 import random
 from pathlib import Path
 
-import pytest
-import torch
-
 # Test models are tiny: one thread each is fastest, and subprocess workers must not oversubscribe
-# the cores (OpenMP threads spinning against each other slow a 2-core machine tenfold).
+# the cores (OpenMP threads spinning against each other slow a 2-core machine tenfold). Set before
+# torch is imported, since OpenMP reads them when it loads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from hyperprune.errors import UserError
+
+# Idle OpenMP threads sleep instead of spinning: on a CPU shared with other jobs (or with search
+# workers), spinning threads starve the ones doing work (measured 20x on the Lyapunov benchmark).
+# Must be set before torch loads; a value the user exported wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:

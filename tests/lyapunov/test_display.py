@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from hyperprune.lyapunov import LyapunovSpectrum, make_probe, model_spectrum, plot_spectrum, spectrum_report
+from hyperprune.lyapunov import (
+    LyapunovSpectrum,
+    make_probe,
+    model_spectrum,
+    plot_spectrum,
+    spectrum_report,
+)
 from hyperprune.lyapunov.display import kaplan_yorke_dimension
 
 

@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from hyperprune.errors import UserError
-from hyperprune.lyapunov import AnalyticTangent, AutogradTangent, make_probe, model_spectrum
+from hyperprune.lyapunov import (
+    AnalyticTangent,
+    AutogradTangent,
+    make_probe,
+    model_spectrum,
+)
 
 PRESETS = ["lstm-tiny", "gru-small", "rnn-small", "rhn-small", "awd-lstm-small"]
 
@@ -101,7 +106,7 @@ def test_autograd_tangent_matches_jacobian_for_any_step():
         _, push = AutogradTangent(step, transpose=transpose).linearize(u, state)
         J = push(torch.eye(6, dtype=torch.float64).expand(2, 6, 6).contiguous())
         for b in range(2):
-            def f(flat):
+            def f(flat, b=b):
                 out = step(u[b:b + 1], (flat[:3].unsqueeze(0), flat[3:].unsqueeze(0)))
                 return torch.cat([out[0][0], out[1][0]])
             reference = torch.autograd.functional.jacobian(f, torch.cat([state[0][b], state[1][b]]))

@@ -24,7 +24,20 @@ from hyperprune.lyapunov.spectrum import initial_frame, lyapunov_spectrum, qr_po
 from hyperprune.lyapunov.tangents import AutogradTangent, TangentMap
 
 __all__ = [
-    "AnalyticTangent", "AutogradTangent", "CONVENTIONS", "DISTANCES", "LyapunovSpectrum", "Probe", "TangentMap",
-    "distance", "initial_frame", "lyapunov_spectrum", "make_probe", "model_spectrum", "plot_spectrum",
-    "qr_positive", "register_distance", "spectrum_report",
+    "CONVENTIONS",
+    "DISTANCES",
+    "AnalyticTangent",
+    "AutogradTangent",
+    "LyapunovSpectrum",
+    "Probe",
+    "TangentMap",
+    "distance",
+    "initial_frame",
+    "lyapunov_spectrum",
+    "make_probe",
+    "model_spectrum",
+    "plot_spectrum",
+    "qr_positive",
+    "register_distance",
+    "spectrum_report",
 ]

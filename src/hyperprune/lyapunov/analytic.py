@@ -27,7 +27,7 @@ RHN micro-step:  s' = h t + s (1 - t),  h = tanh(p_H),  t = sigmoid(p_T),  p = R
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +67,7 @@ class HiddenJacobian:
     def __init__(self, A: Tensor, X: Tensor | None, chain: Sequence[Tensor] = ()):
         self.A, self.X, self.chain = A, X, list(chain)
 
-    def cast(self, dtype: torch.dtype) -> "HiddenJacobian":
+    def cast(self, dtype: torch.dtype) -> HiddenJacobian:
         if self.A.dtype == dtype:
             return self
         return HiddenJacobian(self.A.to(dtype), None if self.X is None else self.X.to(dtype),
@@ -102,7 +102,7 @@ class LSTMJacobian:
         self.M, self.M_x, self.f, self.u = M, M_x, f, u
         self.H = f.shape[1]
 
-    def cast(self, dtype: torch.dtype) -> "LSTMJacobian":
+    def cast(self, dtype: torch.dtype) -> LSTMJacobian:
         if self.M.dtype == dtype:
             return self
         return LSTMJacobian(self.M.to(dtype), None if self.M_x is None else self.M_x.to(dtype),

@@ -13,7 +13,7 @@ warning that says which side has how many, so a broken spectrum can never look c
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -54,7 +54,7 @@ class Probe:
                 "split_tokens": self.split_tokens, "split_sha1": self.split_sha1}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Probe":
+    def from_dict(cls, data: dict) -> Probe:
         tokens = torch.tensor(data["tokens"], dtype=torch.long).t().contiguous()  # (T, B)
         return cls(tokens=tokens, warmup=int(data["warmup"]), length=int(data["length"]),
                    mode=data.get("mode", "first"), seed=int(data.get("seed", 0)),

@@ -113,7 +113,7 @@ class LyapunovSpectrum:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LyapunovSpectrum":
+    def from_dict(cls, data: dict[str, Any]) -> LyapunovSpectrum:
         exponents = torch.tensor([[_decode(v) for v in row] for row in data["exponents"]], dtype=torch.float64)
         settings = dict(data.get("settings", {}))
         known = {f.name for f in dataclasses.fields(cls)}

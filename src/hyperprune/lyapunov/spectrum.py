@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from torch import Tensor
 from hyperprune.config import check_choice, check_range
 from hyperprune.errors import UserError
 from hyperprune.lyapunov.result import LyapunovSpectrum, describe_nonfinite
-from hyperprune.lyapunov.tangents import AutogradTangent, State, Step, TangentMap
+from hyperprune.lyapunov.tangents import AutogradTangent, Step, TangentMap
 
 INITS = ("random", "identity")
 

@@ -15,7 +15,7 @@ its batch independently, as every recurrent network in eval mode does.)
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
