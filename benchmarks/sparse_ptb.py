@@ -85,11 +85,16 @@ def main() -> None:
     parser.add_argument("--quality-tokens", type=int, default=0, help="0: all of PTB")
     parser.add_argument("--quality-epochs", type=int, default=6)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-cost", action="store_true", help="keep the cost figures already in --out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(args.run_root)
     result = {"date": time.strftime("%Y-%m-%d"), "threads": args.threads, "torch": torch.__version__}
-    result["cost"] = cost(root, args.cost_tokens, args.repeats)
+    out = Path(args.out)
+    if args.skip_cost and out.is_file():
+        result["cost"] = json.loads(out.read_text())["cost"]
+    else:
+        result["cost"] = cost(root, args.cost_tokens, args.repeats)
     c = result["cost"]
     print(f"epoch time sparse/dense: {c['ratio_sparse_over_dense_cpu']:.3f} (CPU time), "
           f"{c['ratio_sparse_over_dense_wall']:.3f} (wall)", flush=True)
