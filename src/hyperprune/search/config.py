@@ -7,17 +7,15 @@ each candidate is the run config with one sample of the space applied on top.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from hyperprune import config as configuration
 from hyperprune.config import check_choice, check_range, to_dict
-from hyperprune.data.config import DataConfig
 from hyperprune.errors import UserError
-from hyperprune.models.config import ModelConfig
-from hyperprune.sparse.config import SparseConfig
-from hyperprune.train.config import RunConfig, TrainConfig
+from hyperprune.train.config import RunConfig
 
 STRATEGIES = ("lsh", "full", "asha")
 METRICS = ("ls", "loss")
@@ -85,13 +83,9 @@ class LyapunovSettings:
 
 
 @dataclass
-class SearchConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    sparse: SparseConfig = field(default_factory=SparseConfig)
-    seed: int = 0
-    device: str = "auto"
+class SearchConfig(RunConfig):
+    """A run (data, model, train, sparse, seed, device, run_dir) plus how to search over it."""
+
     run_dir: str = "runs/search"
     search: SearchSettings = field(default_factory=SearchSettings)
     lyapunov: LyapunovSettings = field(default_factory=LyapunovSettings)
@@ -129,8 +123,7 @@ class SearchConfig:
         return configuration.from_dict(RunConfig, raw)
 
     def run_dict(self) -> dict[str, Any]:
-        raw = {key: to_dict(getattr(self, key))
-               for key in ("data", "model", "train", "sparse", "seed", "device", "run_dir")}
+        raw = {f.name: to_dict(getattr(self, f.name)) for f in dataclasses.fields(RunConfig)}
         raw["train"]["epochs"] = self.final_epochs
         return raw
 
