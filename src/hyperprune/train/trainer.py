@@ -156,16 +156,22 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
 
     def train(self, until_epoch: int | None = None,
-              on_epoch: Callable[["Trainer", EpochRecord], None] | None = None) -> list[EpochRecord]:
-        """Train until `until_epoch` (default: the recipe's epochs), checkpointing each epoch."""
+              on_epoch: Callable[["Trainer", EpochRecord], None] | None = None,
+              before_mask_update: Callable[["Trainer", int], None] | None = None) -> list[EpochRecord]:
+        """Train until `until_epoch` (default: the recipe's epochs), checkpointing each epoch.
+
+        `on_epoch(trainer, record)` runs after the epoch is complete and checkpointed.
+        `before_mask_update(trainer, epoch)` runs after validation and before the sparse engine's
+        end-of-epoch prune/regrow: the model state the paper's code saves and measures.
+        """
         target = self.cfg.train.epochs if until_epoch is None else until_epoch
         while self.epoch < target:
-            record = self.train_epoch()
+            record = self.train_epoch(before_mask_update=before_mask_update)
             if on_epoch is not None:
                 on_epoch(self, record)
         return self.history
 
-    def train_epoch(self) -> EpochRecord:
+    def train_epoch(self, before_mask_update: Callable[["Trainer", int], None] | None = None) -> EpochRecord:
         t = self.cfg.train
         epoch = self.epoch + 1
         if not self.averaging:
@@ -232,6 +238,11 @@ class Trainer:
             if self.verbose:
                 print(f"epoch {epoch}: validation stalled for {t.nonmono} epochs; switching to averaged SGD",
                       flush=True)
+
+        if before_mask_update is not None:
+            # The released LSH code saves the epoch's model before `mask.at_end_of_epoch` and measures
+            # that file; a hook here sees the same state without a second checkpoint.
+            before_mask_update(self, epoch)
 
         if self.sparse is not None:
             # After validation, as Selfish-RNN does: validation (and NT-ASGD's trigger) sees the
