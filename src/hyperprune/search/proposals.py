@@ -28,6 +28,27 @@ class Proposal:
     duplicate_of: int | None     # the earlier candidate with the same fingerprint
 
 
+class PoolGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler for a pool drawn by ask and tell, which may be larger than the grid.
+
+    Optuna's sampler calls `study.stop()` once every point is visited, which only works inside
+    `study.optimize` (here it raised at every `tell`, so a re-run crashed again), and then draws a
+    random visited point. Here the pool is the whole grid, in trial order, and every slot past it
+    repeats a point in order (slot g -> point g mod G): a duplicate that is collapsed, not trained,
+    and the same in every replay.
+    """
+
+    def before_trial(self, study, trial) -> None:
+        if trial.number >= len(self._all_grids) and "grid_id" not in trial.system_attrs:
+            study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+            study._storage.set_trial_system_attr(trial._trial_id, "grid_id", trial.number % len(self._all_grids))
+            return
+        super().before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        pass                                   # never study.stop(): the pool decides when to stop
+
+
 def make_sampler(name: str, seed: int, space: SearchSpace) -> optuna.samplers.BaseSampler:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -36,7 +57,7 @@ def make_sampler(name: str, seed: int, space: SearchSpace) -> optuna.samplers.Ba
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if name == "grid":
-            return optuna.samplers.GridSampler(space.grid(), seed=seed)
+            return PoolGridSampler(space.grid(), seed=seed)
         if name == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         if name == "gp":
