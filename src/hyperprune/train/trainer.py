@@ -13,7 +13,6 @@ import dataclasses
 import json
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,8 @@ from hyperprune.train import asgd
 from hyperprune.train.checkpoint import atomic_write_text, load_latest, read_checkpoint, save_checkpoint
 from hyperprune.train.config import RunConfig, TrainConfig
 from hyperprune.train.device import resolve_device
+from hyperprune.train.epoch_log import write_epoch_log
+from hyperprune.train.progress import TrainingConsole
 
 CHECKPOINT_FORMAT = 1
 
@@ -103,13 +104,13 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, *,
                  device: torch.device | str | None = None, corpus: Corpus | None = None,
-                 verbose: bool = True, progress: bool | None = None):
+                 verbose: bool = True, progress: bool | str | None = None, progress_every: float = 0.1):
         self.cfg = resolve_run_config(cfg)
         self.run_dir = Path(run_dir if run_dir is not None else self.cfg.run_dir)
         self.checkpoint_dir = self.run_dir / "checkpoints"
         self.device = device if isinstance(device, torch.device) else resolve_device(device or self.cfg.device)
         self.verbose = verbose
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.console = TrainingConsole(verbose=verbose, progress=progress, every=progress_every)
 
         train_cfg = self.cfg.train
         seed_everything(self.cfg.seed)
@@ -185,7 +186,8 @@ class Trainer:
         total_loss = torch.zeros((), device=self.device)
         total_tokens = 0
         params = [p for p in self.model.parameters() if p.requires_grad]
-        bar = self._progress_bar(epoch)
+        progress = self.console.epoch_progress(epoch, self.steps_per_epoch)
+        positions = self.train_data.size(0) - 1
         i = 0
         while i < self.train_data.size(0) - 1:
             bptt = self._sequence_length() if t.variable_bptt else t.bptt
@@ -215,14 +217,8 @@ class Trainer:
             if self.step % 50 == 0 and not torch.isfinite(total_loss):
                 raise TrainingDiverged(f"training loss became {total_loss.item()} at epoch {epoch}, "
                                        f"step {self.step}")
-            if bar is not None:
-                bar.update(1)
-                if self.step % 20 == 0:
-                    avg = total_loss.item() / total_tokens
-                    bar.set_postfix(loss=f"{avg:.3f}", ppl=f"{math.exp(min(avg, 700)):.1f}",
-                                    tok_s=f"{total_tokens / (time.perf_counter() - start):.0f}")
-        if bar is not None:
-            bar.close()
+            progress.update(i / positions, total_tokens, lambda: total_loss.item() / total_tokens)
+        progress.close()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         train_loss = total_loss.item() / max(total_tokens, 1)
@@ -235,9 +231,7 @@ class Trainer:
         if t.optimizer == "nt-asgd" and not self.averaging and asgd.should_switch(self.val_losses, t.nonmono):
             self.averaging = True
             self.optimizer = asgd.make_asgd(self.model.parameters(), self.lr, t.weight_decay)
-            if self.verbose:
-                print(f"epoch {epoch}: validation stalled for {t.nonmono} epochs; switching to averaged SGD",
-                      flush=True)
+            self.console.averaging_started(epoch, t.nonmono)
 
         if before_mask_update is not None:
             # The released LSH code saves the epoch's model before `mask.at_end_of_epoch` and measures
@@ -260,10 +254,8 @@ class Trainer:
                              mask_update_s=mask_update_s)
         self.history.append(record)
         self.save()
-        if self.verbose:
-            print(f"epoch {epoch:3d} | lr {self.lr:.4g} | train ppl {math.exp(min(train_loss, 700)):9.2f} | "
-                  f"valid ppl {record.valid_ppl:9.2f} | {record.tokens_per_s:8.0f} tok/s | {train_s:6.1f} s",
-                  flush=True)
+        write_epoch_log(self.run_dir, self.history)
+        self.console.epoch_done(record)
         return record
 
     def _sequence_length(self) -> int:
@@ -272,13 +264,6 @@ class Trainer:
         base = t.bptt if torch.rand((), generator=self.batch_generator).item() < 0.95 else t.bptt / 2
         length = int(base + 5 * torch.randn((), generator=self.batch_generator).item())
         return max(5, min(length, t.bptt + 20))
-
-    def _progress_bar(self, epoch: int):
-        if not self.progress:
-            return None
-        from tqdm import tqdm
-        return tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}", leave=False, unit="batch",
-                    dynamic_ncols=True)
 
     # -- evaluation --------------------------------------------------------------------------
 

@@ -1,0 +1,46 @@
+"""RUN_DIR/log.jsonl: one JSON object per trained epoch, for plotting with anything.
+
+Rewritten whole from the trainer's history after every epoch (a few hundred short lines at most),
+so a resumed run, or one that fell back to an earlier checkpoint, never holds an epoch twice.
+Keys: epoch, train_loss, train_ppl, valid_loss, valid_ppl (losses in
+nats per token), lr, averaged, wall_s, tokens_per_s, mask_update_s; non-finite numbers are null.
+
+TensorBoard, when installed, reads it through this one-liner (then `tensorboard --logdir RUN_DIR/tb`):
+
+    python -c "import json,sys; from torch.utils.tensorboard import SummaryWriter; w=SummaryWriter(sys.argv[2]); [w.add_scalar(k, v, r['epoch']) for r in map(json.loads, open(sys.argv[1])) for k, v in r.items() if type(v) in (int, float)]; w.close()" RUN_DIR/log.jsonl RUN_DIR/tb
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+from hyperprune.train.checkpoint import atomic_write_text
+
+LOG_NAME = "log.jsonl"
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def epoch_entry(record) -> dict[str, Any]:
+    entry = dict(vars(record))
+    entry["train_ppl"] = math.exp(record.train_loss) if record.train_loss < 700 else math.inf
+    entry["valid_ppl"] = record.valid_ppl
+    return {key: _finite(value) for key, value in entry.items()}
+
+
+def write_epoch_log(run_dir: Path, history: Iterable) -> Path:
+    path = Path(run_dir) / LOG_NAME
+    atomic_write_text(path, "".join(json.dumps(epoch_entry(r)) + "\n" for r in history))
+    return path
+
+
+def read_epoch_log(path: Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
