@@ -46,7 +46,11 @@ VOCAB, B, T, WARMUP, K_SMALL = 10000, 2, 35, 10, 64
 # ---- (a) the plain baseline --------------------------------------------------------------------
 
 def hidden_jacobian(model, x_t, state, b, vectorize):
-    """Sequence b's d h_t / d h_{t-1} (n, n), every layer's h, the cells held fixed."""
+    """Sequence b's d h_t / d h_{t-1} (n, n), every layer's h, the cells held fixed.
+
+    The tests have a twin (`tests/lyapunov/conftest.py`) that is not imported here: the benchmark runs
+    as a plain script without pytest or the test tree, and `vectorize` is one of the things it times.
+    """
     h_idx = [i for i, kind in enumerate(model.state_kinds()) if kind == "h"]
     sizes = [state[i].shape[1] for i in h_idx]
 

@@ -13,24 +13,11 @@ import torch
 from hyperprune.lyapunov import make_probe, model_spectrum
 
 
-def dense_hidden_jacobian(model, x, state, b):
-    """d h_t / d h_{t-1} for sequence b, every h of every layer, cells held fixed: (n, n)."""
-    kinds = model.state_kinds()
-    h_idx = [i for i, kind in enumerate(kinds) if kind == "h"]
-    sizes = [state[i].shape[1] for i in h_idx]
+def paper_exponents(model, window, warmup, jacobian, transpose=True):
+    """The paper's loop, one sequence at a time, numpy-style: (B, n) exponents in log2.
 
-    def f(h_flat):
-        full = [s[b:b + 1] for s in state]
-        for i, piece in zip(h_idx, h_flat.split(sizes)):
-            full[i] = piece.unsqueeze(0)
-        out = model.step(x[b:b + 1], tuple(full))
-        return torch.cat([out[i][0] for i in h_idx])
-
-    return torch.autograd.functional.jacobian(f, torch.cat([state[i][b] for i in h_idx]), vectorize=True)
-
-
-def paper_exponents(model, window, warmup, transpose=True):
-    """The paper's loop, one sequence at a time, numpy-style: (B, n) exponents in log2."""
+    `jacobian(model, x, state, b)`: the dense d h_t / d h_{t-1} of sequence b, cells held fixed.
+    """
     T, B = window.shape
     results = []
     for b in range(B):
@@ -38,13 +25,13 @@ def paper_exponents(model, window, warmup, transpose=True):
         n = sum(s.shape[1] for s, kind in zip(state, model.state_kinds()) if kind == "h")
         Q = torch.eye(n, dtype=torch.float64)
         for x in window[:warmup]:                                    # warm-up: products, no QR
-            J = dense_hidden_jacobian(model, x, state, b)
+            J = jacobian(model, x, state, b)
             state = model.step(x, state)
             Q = (J.T if transpose else J) @ Q
         Q, _ = torch.linalg.qr(Q)                                   # one QR, no sign fix
         log2_r = torch.zeros(n, dtype=torch.float64)
         for x in window:                                            # every input again, from the first
-            J = dense_hidden_jacobian(model, x, state, b)
+            J = jacobian(model, x, state, b)
             state = model.step(x, state)
             q, r = torch.linalg.qr((J.T if transpose else J) @ Q)
             signs = torch.sign(torch.diagonal(r))
@@ -55,24 +42,24 @@ def paper_exponents(model, window, warmup, transpose=True):
 
 
 @pytest.mark.parametrize("preset", ["lstm-tiny", "gru-small"])
-def test_reference_convention_equals_the_papers_computation(small_model, token_ids, preset):
+def test_reference_convention_equals_the_papers_computation(small_model, token_ids, dense_jacobian, preset):
     model = small_model(preset)
     probe = make_probe(token_ids(), n_sequences=2, length=14, warmup=5)
     result = model_spectrum(model, probe, convention="reference")
-    expected = paper_exponents(model, probe.tokens[:probe.length], probe.warmup)
+    expected = paper_exponents(model, probe.tokens[:probe.length], probe.warmup, dense_jacobian)
     torch.testing.assert_close(result.exponents, expected, atol=1e-10, rtol=0)
     assert (result.log_base, result.transposed, result.refeed, result.init) == (2.0, True, True, "identity")
     assert (result.steps, result.tangent_warmup, result.warmup) == (14, 5, 0)
     assert all(name.endswith(".h") for name in result.kept)
 
 
-def test_reference_convention_for_rhn_uses_the_forward_product(small_model, token_ids):
+def test_reference_convention_for_rhn_uses_the_forward_product(small_model, token_ids, dense_jacobian):
     # The paper's RHN_jac returns the product of transposed micro-step Jacobians, so its J^T Q is J Q.
     model = small_model("rhn-small")
     probe = make_probe(token_ids(), n_sequences=2, length=10, warmup=3)
     result = model_spectrum(model, probe, convention="reference")
     assert not result.transposed
-    expected = paper_exponents(model, probe.tokens[:probe.length], probe.warmup, transpose=False)
+    expected = paper_exponents(model, probe.tokens[:probe.length], probe.warmup, dense_jacobian, transpose=False)
     torch.testing.assert_close(result.exponents, expected, atol=1e-10, rtol=0)
 
 

@@ -25,24 +25,6 @@ def warm_state(model, steps: int = 4, batch: int = 2):
     return tokens[steps], state
 
 
-def kept_indices(model, keep: str):
-    return [i for i, kind in enumerate(model.state_kinds()) if keep == "all" or kind == "h"]
-
-
-def restricted_map(model, x, state, keep, b):
-    """Sequence b's map from its kept state (flat, (n,)) to the same, other tensors held fixed."""
-    sizes = [state[i].shape[1] for i in keep]
-
-    def f(flat):
-        full = [s[b:b + 1] for s in state]
-        for i, piece in zip(keep, flat.split(sizes)):
-            full[i] = piece.unsqueeze(0)
-        out = model.step(x[b:b + 1], tuple(full))
-        return torch.cat([out[i][0] for i in keep])
-
-    return f, torch.cat([state[i][b] for i in keep])
-
-
 def analytic_jacobian(model, x, state, keep, transpose=False):
     """Push the identity frame through the analytic tangent: J (B, n, n), or J^T."""
     tangent = AnalyticTangent(model, keep=keep, transpose=transpose)
@@ -53,7 +35,8 @@ def analytic_jacobian(model, x, state, keep, transpose=False):
 
 @pytest.mark.parametrize("preset", PRESETS)
 @pytest.mark.parametrize("keep", ["all", "h"])
-def test_analytic_jacobian_equals_autograd_and_finite_differences(small_model, preset, keep):
+def test_analytic_jacobian_equals_autograd_and_finite_differences(small_model, dense_jacobian, kept_indices,
+                                                                   restricted_map, preset, keep):
     model = small_model(preset)
     x, state = warm_state(model)
     idx = kept_indices(model, keep)
@@ -61,7 +44,7 @@ def test_analytic_jacobian_equals_autograd_and_finite_differences(small_model, p
     J_T = analytic_jacobian(model, x, state, keep, transpose=True)
     for b in range(x.shape[0]):
         f, s = restricted_map(model, x, state, idx, b)
-        reference = torch.autograd.functional.jacobian(f, s)
+        reference = dense_jacobian(model, x, state, b, keep)
         torch.testing.assert_close(J[b], reference, atol=1e-12, rtol=1e-10)
         torch.testing.assert_close(J_T[b], reference.T, atol=1e-12, rtol=1e-10)
         eps = 1e-6
@@ -123,3 +106,10 @@ def test_auto_falls_back_to_autograd_when_the_cell_equations_differ(small_model,
     assert result.method == "autograd"
     with pytest.raises(UserError, match="does not reproduce"):
         model_spectrum(model, probe, method="analytic")
+
+
+def test_tangent_map_is_abstract():
+    from hyperprune.lyapunov import TangentMap
+    assert TangentMap.__abstractmethods__ == {"advance", "linearize"}
+    with pytest.raises(TypeError, match="abstract"):
+        TangentMap()

@@ -80,6 +80,16 @@ def test_rhn_with_depth_one_and_zero_input_weights_is_a_highway_cell():
     h, t = torch.tanh(pre[:, :H]), torch.sigmoid(pre[:, H:])
     torch.testing.assert_close(rhn.step(x, (s,))[0], h * t + s * (1 - t), atol=1e-14, rtol=0)
 
+    # zero input weights: the input no longer enters, s' = tanh(R_H s + b_H) t + s (1 - t), t from s alone
+    with torch.no_grad():
+        rhn.weight_ih.zero_()
+        rhn.bias_ih.zero_()
+    pre = s @ rhn.weight_hh.T + rhn.bias_hh
+    h, t = torch.tanh(pre[:, :H]), torch.sigmoid(pre[:, H:])
+    highway = h * t + s * (1 - t)
+    for drive in (x, torch.randn(B, I, dtype=torch.float64), torch.zeros(B, I, dtype=torch.float64)):
+        torch.testing.assert_close(rhn.step(drive, (s,))[0], highway, atol=1e-14, rtol=0)
+
 
 def test_weight_drop_changes_recurrent_weight_in_training_only():
     torch.manual_seed(3)
@@ -107,3 +117,10 @@ def test_weight_drop_reaches_the_fused_forward():
     layer.weight_hh.grad = None
     out_train.sum().backward()
     assert layer.weight_hh.grad is not None and (layer.weight_hh.grad == 0).any()
+
+
+def test_the_recurrent_lm_base_class_is_abstract():
+    from hyperprune.models import RecurrentLM
+    assert RecurrentLM.__abstractmethods__ == {"forward", "decode"}
+    with pytest.raises(TypeError, match="abstract"):
+        RecurrentLM(10)

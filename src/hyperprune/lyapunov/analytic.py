@@ -1,7 +1,7 @@
 """Analytic tangents for stacks of LSTM, GRU, tanh-RNN and RHN layers (hyperprune.models).
 
-Per step and layer the gates are computed once (the same expressions as the layers' `step`, so the
-next state is bit-for-bit the model's) and so are their derivatives. A layer's Jacobian blocks are
+Per step and layer the gates are computed once, by the layer's own `cell` (or `micro_step`), so the
+next state is bit-for-bit the model's, and so are their derivatives. A layer's Jacobian blocks are
 its weight matrices with the rows scaled by those derivatives -- a diagonal matrix is never built:
 
     diag(c) W  ==  c[:, :, None] * W          O(H * m) to build, O(H * m * k) to apply to a frame
@@ -129,19 +129,14 @@ class LSTMJacobian:
 LayerJacobian = HiddenJacobian | LSTMJacobian
 
 
-# ---- the layers' cells, written as in hyperprune.models.layers, plus their derivatives ---------------
+# ---- the layers' cells (their own `cell` / `micro_step`, so the state is the model's) plus derivatives --
 
 
 def lstm_layer(layer: nn.Module, x: Tensor, state: tuple[Tensor, ...], keep_cell: bool,
                need_input: bool) -> tuple[tuple[Tensor, ...], LayerJacobian]:
     h, c = state                                                        # (B, H) each
-    gates = F.linear(x, layer.weight_ih, layer.bias_ih) + F.linear(h, layer.weight_hh, layer.bias_hh)
-    a_i, a_f, a_g, a_o = gates.chunk(4, dim=1)                          # (B, H) each
-    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
-    c_new = f * c + i * g
-    tanh_c = torch.tanh(c_new)
-    h_new = o * tanh_c
-
+    cell = layer.cell(x, h, c)
+    i, f, g, o, tanh_c = cell.i, cell.f, cell.g, cell.o, cell.tanh_c
     s_i, s_f, s_g = i * (1 - i) * g, f * (1 - f) * c, i * (1 - g * g)   # d c' / d a_{i,f,g}
     s_o = o * (1 - o) * tanh_c                                          # d h' / d a_o
     u = o * (1 - tanh_c * tanh_c)                                       # d h' / d c'
@@ -154,30 +149,24 @@ def lstm_layer(layer: nn.Module, x: Tensor, state: tuple[Tensor, ...], keep_cell
     else:  # c held fixed: dh' = sum_gates e_gate (U_gate dh + W_gate dx)
         e = [u * s_i, u * s_f, u * s_g, s_o]
         jac = HiddenJacobian(rows_scaled(e, U), rows_scaled(e, W) if need_input else None)
-    return (h_new, c_new), jac
+    return (cell.h, cell.c), jac
 
 
 def gru_layer(layer: nn.Module, x: Tensor, state: tuple[Tensor, ...], keep_cell: bool,
               need_input: bool) -> tuple[tuple[Tensor, ...], LayerJacobian]:
     (h,) = state
-    x_r, x_z, x_n = F.linear(x, layer.weight_ih, layer.bias_ih).chunk(3, dim=1)   # (B, H) each
-    h_r, h_z, h_n = F.linear(h, layer.weight_hh, layer.bias_hh).chunk(3, dim=1)
-    r = torch.sigmoid(x_r + h_r)
-    z = torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)
-    h_new = (1.0 - z) * n + z * h
-
+    cell = layer.cell(x, h)
+    r, z, n = cell.r, cell.z, cell.n
     q = (1 - z) * (1 - n * n)                                           # d h' / d (n's pre-activation)
-    e_r, e_z, e_n = q * h_n * r * (1 - r), (h - n) * z * (1 - z), q * r
+    e_r, e_z, e_n = q * cell.h_n * r * (1 - r), (h - n) * z * (1 - z), q * r
     A = add_diagonal(rows_scaled([e_r, e_z, e_n], layer.weight_hh.chunk(3, dim=0)), z)
     X = rows_scaled([e_r, e_z, q], layer.weight_ih.chunk(3, dim=0)) if need_input else None
-    return (h_new,), HiddenJacobian(A, X)
+    return (cell.h,), HiddenJacobian(A, X)
 
 
 def rnn_layer(layer: nn.Module, x: Tensor, state: tuple[Tensor, ...], keep_cell: bool,
               need_input: bool) -> tuple[tuple[Tensor, ...], LayerJacobian]:
-    (h,) = state
-    h_new = torch.tanh(F.linear(x, layer.weight_ih, layer.bias_ih) + F.linear(h, layer.weight_hh, layer.bias_hh))
+    (h_new,) = layer.step(x, state)
     e = 1 - h_new * h_new                                               # tanh'
     X = rows_scaled([e], [layer.weight_ih]) if need_input else None
     return (h_new,), HiddenJacobian(rows_scaled([e], [layer.weight_hh]), X)
@@ -186,22 +175,16 @@ def rnn_layer(layer: nn.Module, x: Tensor, state: tuple[Tensor, ...], keep_cell:
 def rhn_layer(layer: nn.Module, x: Tensor, state: tuple[Tensor, ...], keep_cell: bool,
               need_input: bool) -> tuple[tuple[Tensor, ...], LayerJacobian]:
     (s,) = state                                                        # (B, H)
-    H, depth = layer.hidden_size, layer.depth
     x_proj = F.linear(x, layer.weight_ih, layer.bias_ih)                # (B, 2H)
-    R = layer.weight_hh.view(depth, 2 * H, H)                           # (D, 2H, H)
-    b = layer.bias_hh.view(depth, 2 * H)
+    R = layer.weight_hh.view(layer.depth, 2 * layer.hidden_size, layer.hidden_size)  # (D, 2H, H)
     micro, X = [], None
-    for l in range(depth):
-        pre = F.linear(s, R[l], b[l])                                   # (B, 2H)
-        if l == 0:
-            pre = pre + x_proj
-        h_pre, t_pre = pre.chunk(2, dim=1)
-        h, t = torch.tanh(h_pre), torch.sigmoid(t_pre)
+    for l in range(layer.depth):
+        s_new, h, t = layer.micro_step(l, x_proj, s, layer.weight_hh)
         a_H, a_T = t * (1 - h * h), (h - s) * t * (1 - t)               # d s' / d p_H, d s' / d p_T
         micro.append(add_diagonal(rows_scaled([a_H, a_T], R[l].chunk(2, dim=0)), 1 - t))
         if l == 0 and need_input:
             X = rows_scaled([a_H, a_T], layer.weight_ih.chunk(2, dim=0))
-        s = h * t + s * (1.0 - t)
+        s = s_new
     return (s,), HiddenJacobian(micro[0], X, micro[1:])
 
 

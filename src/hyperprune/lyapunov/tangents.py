@@ -15,6 +15,7 @@ its batch independently, as every recurrent network in eval mode does.)
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 
 import torch
@@ -25,7 +26,7 @@ Step = Callable[[Tensor, State], State]
 Push = Callable[[Tensor], Tensor]
 
 
-class TangentMap:
+class TangentMap(abc.ABC):
     """Base class. Subclasses set `name` and implement `advance` and `linearize`."""
 
     name = "tangent"
@@ -47,13 +48,13 @@ class TangentMap:
         """n: the dimension of the tangent space at this state."""
         return sum(state[i].shape[1] for i in self.kept(state))
 
+    @abc.abstractmethod
     def advance(self, x_t: Tensor, state: State) -> State:
         """The map alone, no derivatives: the state warm-up."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def linearize(self, x_t: Tensor, state: State) -> tuple[State, Push]:
         """(next state, V -> J V) at (state, x_t); V -> J^T V when `transposed`."""
-        raise NotImplementedError
 
 
 class AutogradTangent(TangentMap):

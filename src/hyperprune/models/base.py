@@ -7,6 +7,8 @@ and the Lyapunov engine can treat `step` as a map from state to state.
 
 from __future__ import annotations
 
+import abc
+
 import torch
 from torch import Tensor, nn
 
@@ -18,7 +20,7 @@ def detach_state(state: State) -> State:
     return tuple(s.detach() for s in state)
 
 
-class RecurrentLM(nn.Module):
+class RecurrentLM(nn.Module, abc.ABC):
     """Base class: subclasses build `embedding`, `layers`, `decoder` and write `forward` and `decode`.
 
     `step` here is shared by every family: embed one token, then run each layer's cell once.
@@ -62,13 +64,13 @@ class RecurrentLM(nn.Module):
 
     # --- computation -----------------------------------------------------------------------
 
+    @abc.abstractmethod
     def forward(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """tokens (T, B) long -> logits (T, B, V) and the state after the last token."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def decode(self, output: Tensor) -> Tensor:
         """Top-layer hidden states (..., H_last) -> logits (..., V); no dropout before it."""
-        raise NotImplementedError
 
     def step(self, x_t: Tensor, state: State) -> State:
         """One token x_t (B,) long through embedding and every layer's cell; no decoder."""

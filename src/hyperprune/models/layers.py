@@ -9,12 +9,35 @@ differentiates.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 LayerState = tuple[Tensor, ...]
+
+
+class LSTMCell(NamedTuple):
+    """One LSTM step: the next (h, c) and the values its Jacobian is built from (B, H) each."""
+
+    h: Tensor
+    c: Tensor
+    i: Tensor  # input gate, after its sigmoid
+    f: Tensor  # forget gate
+    g: Tensor  # candidate, after its tanh
+    o: Tensor  # output gate
+    tanh_c: Tensor  # tanh(c')
+
+
+class GRUCell(NamedTuple):
+    """One GRU step: the next h and the values its Jacobian is built from (B, H) each."""
+
+    h: Tensor
+    r: Tensor
+    z: Tensor
+    n: Tensor
+    h_n: Tensor  # W_hn h + b_hn, the recurrent part that r gates
 
 
 class RecurrentLayer(nn.Module):
@@ -82,13 +105,18 @@ class LSTMLayer(RecurrentLayer):
                                   True, 1, 0.0, self.training, False, False)  # output (T, B, H)
         return output, (h[0], c[0])
 
-    def step(self, x: Tensor, state: LayerState) -> LayerState:
-        h, c = state
+    def cell(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMCell:
+        """One step with its gates: c' = f c + i g, h' = o tanh(c')."""
         gates = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)  # (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, c
+        a_i, a_f, a_g, a_o = gates.chunk(4, dim=1)
+        i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+        c_new = f * c + i * g
+        tanh_c = torch.tanh(c_new)
+        return LSTMCell(o * tanh_c, c_new, i, f, g, o, tanh_c)
+
+    def step(self, x: Tensor, state: LayerState) -> LayerState:
+        out = self.cell(x, *state)
+        return out.h, out.c
 
 
 class GRULayer(RecurrentLayer):
@@ -102,14 +130,17 @@ class GRULayer(RecurrentLayer):
         output, h = torch.gru(x, h0[None], self.weights(), True, 1, 0.0, self.training, False, False)
         return output, (h[0],)
 
-    def step(self, x: Tensor, state: LayerState) -> LayerState:
-        (h,) = state
+    def cell(self, x: Tensor, h: Tensor) -> GRUCell:
+        """One step with its gates: h' = (1 - z) n + z h."""
         x_r, x_z, x_n = F.linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=1)  # (B, H) each
         h_r, h_z, h_n = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
-        return ((1.0 - z) * n + z * h,)
+        return GRUCell((1.0 - z) * n + z * h, r, z, n, h_n)
+
+    def step(self, x: Tensor, state: LayerState) -> LayerState:
+        return (self.cell(x, *state).h,)
 
 
 class RNNLayer(RecurrentLayer):

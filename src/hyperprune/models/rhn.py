@@ -51,18 +51,22 @@ class RHNLayer(RecurrentLayer):
             self.bias_hh.view(self.depth, 2, self.hidden_size)[:, 0].zero_()
             self.bias_hh.view(self.depth, 2, self.hidden_size)[:, 1].fill_(TRANSFORM_BIAS)
 
+    def micro_step(self, l: int, x_proj: Tensor, s: Tensor, weight_hh: Tensor,
+                   s_mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Micro-step l (from 0): s (B, H) -> (s_l, h_l, t_l); x_proj (B, 2H) = W x + b_ih enters at l = 0."""
+        R = weight_hh.view(self.depth, 2 * self.hidden_size, self.hidden_size)[l]  # (2H, H)
+        b = self.bias_hh.view(self.depth, 2 * self.hidden_size)[l]  # (2H)
+        pre = F.linear(s if s_mask is None else s * s_mask, R, b)  # (B, 2H)
+        if l == 0:
+            pre = pre + x_proj
+        h_pre, t_pre = pre.chunk(2, dim=1)
+        h, t = torch.tanh(h_pre), torch.sigmoid(t_pre)
+        return h * t + s * (1.0 - t), h, t
+
     def micro_steps(self, x_proj: Tensor, s: Tensor, weight_hh: Tensor, s_mask: Tensor | None) -> Tensor:
         """One token: x_proj (B, 2H) = W x + b_ih, s (B, H) -> s_L (B, H)."""
-        weight_hh = weight_hh.view(self.depth, 2 * self.hidden_size, self.hidden_size)  # (L, 2H, H)
-        bias_hh = self.bias_hh.view(self.depth, 2 * self.hidden_size)  # (L, 2H)
         for l in range(self.depth):
-            s_in = s if s_mask is None else s * s_mask
-            pre = F.linear(s_in, weight_hh[l], bias_hh[l])  # (B, 2H)
-            if l == 0:
-                pre = pre + x_proj
-            h_pre, t_pre = pre.chunk(2, dim=1)
-            h, t = torch.tanh(h_pre), torch.sigmoid(t_pre)
-            s = h * t + s * (1.0 - t)
+            s = self.micro_step(l, x_proj, s, weight_hh, s_mask)[0]
         return s
 
     def forward(self, x: Tensor, state: LayerState) -> tuple[Tensor, LayerState]:
