@@ -109,10 +109,6 @@ def test_missing_pieces_are_notes_not_crashes(tmp_path):
 
 
 def test_loss_metric_distances_come_from_spectra(tmp_path):
-    try:
-        from hyperprune.lyapunov import distance  # noqa: F401
-    except ImportError:
-        pytest.skip("hyperprune.lyapunov.distance is not available")
     run = write_run(tmp_path / "loss", make_results("complete", metric="loss"))
     write_report(run)
     rows = json.loads((run / "report" / "correlations.json").read_text())["rows"]

@@ -138,8 +138,6 @@ def test_grid_needs_steps_and_no_conditions(tiny_cfg):
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "gp"])
 def test_every_sampler_grows_a_pool_that_replays_identically(tiny_cfg, sampler):
-    if sampler == "cmaes":
-        pytest.importorskip("cmaes", reason="CMA-ES needs the optional 'cmaes' package")
     space = SearchSpace.from_config(tiny_cfg(search={"space": {
         "sparse.death_rate": {"type": "float", "low": 0.4, "high": 0.9, "step": 0.1},
         "sparse.init": ["uniform", "ER"],

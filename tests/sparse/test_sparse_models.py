@@ -6,9 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hyperprune import models
 from hyperprune.sparse import SparseConfig, SparseEngine
-
-models = pytest.importorskip("hyperprune.models")
 
 VOCAB = 50
 
