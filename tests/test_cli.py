@@ -58,7 +58,7 @@ def test_rerunning_train_continues_from_the_last_checkpoint(tiny_corpus_dir, tmp
     capsys.readouterr()
     assert main(["train", config, "train.epochs=2"]) == 0
     out = capsys.readouterr().out
-    assert "resuming" in out and "from epoch 1" in out
+    assert "resuming: epoch 1 of 2" in out
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 2
 
 

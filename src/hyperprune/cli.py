@@ -56,24 +56,42 @@ def _run_config(path: str, overrides: list[str], args: argparse.Namespace):
     return config.load(RunConfig, path, [*overrides, *extra])
 
 
+def _logs_on_stderr(json_output: bool):
+    """With --json, stdout carries only the JSON: every log line goes to stderr."""
+    import contextlib
+    return contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.config import to_dict
     from hyperprune.train import Trainer, write_summary
+    from hyperprune.train.banner import train_banner
     from hyperprune.train.checkpoint import atomic_write_text, writable_run_dir
     import yaml
 
     cfg = _run_config(args.config, args.overrides, args)
-    run_dir = writable_run_dir(cfg.run_dir)
-    start = time.perf_counter()
-    trainer = Trainer(cfg, run_dir)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
-    if trainer.epoch:
-        print(f"resuming {run_dir} from epoch {trainer.epoch}", flush=True)
-    trainer.train()
-    summary = write_summary(trainer, time.perf_counter() - start)
-    print(f"valid ppl {summary['valid_ppl']:.2f} | test ppl {summary['test_ppl']:.2f} | "
-          f"{summary['params_nonzero']:,}/{summary['params_total']:,} nonzero parameters | "
-          f"summary: {run_dir / 'summary.json'}")
+    with _logs_on_stderr(args.json):
+        if args.dry_run:
+            from hyperprune.train.dry_run import describe_train_plan, time_steps, train_plan
+            trainer = Trainer(cfg, cfg.run_dir, verbose=False, progress=False)   # reads, never writes
+            print(yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False).rstrip())
+            print(train_banner(trainer), flush=True)
+            plan = train_plan(trainer, time_steps(trainer))
+            print(describe_train_plan(plan))
+            result = {"dry_run": True, "config": to_dict(trainer.cfg), **plan}
+        else:
+            run_dir = writable_run_dir(cfg.run_dir)
+            start = time.perf_counter()
+            trainer = Trainer(cfg, run_dir, progress_every=args.progress_every / 100)
+            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
+            print(train_banner(trainer), flush=True)
+            trainer.train()
+            result = write_summary(trainer, time.perf_counter() - start)
+            print(f"valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f} | "
+                  f"{result['params_nonzero']:,}/{result['params_total']:,} nonzero parameters | "
+                  f"summary: {run_dir / 'summary.json'}")
+    if args.json:
+        print(json.dumps(result))
     return 0
 
 
@@ -174,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="dotted key=value settings, e.g. train.epochs=3")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the config's, auto)")
     p.add_argument("--run-dir", help="where checkpoints and summary.json go")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout; logs go to stderr")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config, the plan and a time estimate from 20 timed steps; "
+                        "train and write nothing")
+    p.add_argument("--progress-every", type=float, default=10.0, metavar="PERCENT",
+                   help="off a terminal, print a progress line every PERCENT of an epoch (default 10)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_train)
 
