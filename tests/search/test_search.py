@@ -159,6 +159,10 @@ def test_asha_prunes_at_rungs_on_the_spectrum_distance(tiny_cfg):
         else:
             assert c["epochs_trained"] == 4 and c["final_test_ppl"] is not None
     assert any(c["status"] == "eliminated" for c in cands)
+    # the first trial is alone at each rung when it reports, so the pruner cannot stop it
+    first = min(cands, key=lambda c: c["id"])
+    assert sorted(first["scores"], key=int) == ["1", "2", "4"] and first["epochs_trained"] == 4
+    assert first["status"] in ("finalist", "winner") and first["final_test_ppl"] is not None
     assert results["cost"]["epochs_total"] < 6 * 4
     finishers = [c for c in cands if c["final_valid_ppl"] is not None]
     assert results["winner"]["id"] == min(finishers, key=lambda c: (c["final_valid_ppl"], c["id"]))["id"]
