@@ -171,3 +171,22 @@ def test_large_presets_have_the_papers_parameter_counts():
     assert count("lstm-large") == pytest.approx(66e6, rel=0.01)
     assert count("rhn-paper") == pytest.approx(23.5e6, rel=0.01)
     assert count("awd-lstm-ptb") == pytest.approx(24e6, rel=0.01)
+
+
+def test_lstm_large_initialisation_is_the_lsh_papers():
+    """lstm-large (here at 25 units, so the LSTM bound 1/sqrt(25) = 0.2 stands apart from 0.1):
+    embedding and decoder weights U(+-0.1), zero decoder bias, LSTM weights and biases U(+-0.2)."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(preset="lstm-large", hidden_size=25, emb_size=25), 400)
+    for weight in (model.embedding.weight, model.decoder.weight):          # 10 000 draws each
+        assert 0.099 < float(weight.detach().abs().max()) <= 0.1
+    assert torch.count_nonzero(model.decoder.bias) == 0
+    for layer in model.layers:
+        for p in layer.parameters():
+            assert float(p.detach().abs().max()) <= 0.2
+        assert float(layer.weight_hh.detach().abs().max()) > 0.19                   # 2 500 draws
+    # Zaremba's scheme, asked for explicitly: every parameter U(+-0.04), the decoder bias included
+    zaremba = build_model(ModelConfig(preset="lstm-large", hidden_size=25, emb_size=25, init="uniform",
+                                      init_range=0.04), 400)
+    assert all(float(p.detach().abs().max()) <= 0.04 for p in zaremba.parameters())
+    assert torch.count_nonzero(zaremba.decoder.bias) == 400

@@ -24,8 +24,11 @@ def test_zaremba_presets():
     assert (small.dropout, small.init_range, small.tie_weights) == (0.0, 0.1, False)
     medium = resolve_model_config(ModelConfig(preset="lstm-medium"))
     assert (medium.hidden_size, medium.dropout, medium.init_range) == (650, 0.5, 0.05)
+    assert (small.init, medium.init) == ("uniform", "uniform")
     large = resolve_model_config(ModelConfig(preset="lstm-large"))
-    assert (large.hidden_size, large.last_hidden_size, large.dropout, large.init_range) == (1500, 1500, 0.65, 0.04)
+    # the LSH paper's initialisation (models.py:202-216), not Zaremba's U(+-0.04)
+    assert (large.hidden_size, large.last_hidden_size, large.dropout) == (1500, 1500, 0.65)
+    assert (large.init, large.init_range) == ("word-lm", 0.1)
     assert (large.depth, large.weight_drop, large.n_experts, large.ar_alpha) == (1, 0.0, 0, 0.0)
 
 
@@ -86,3 +89,10 @@ def test_out_of_range_values_are_user_errors():
         from_dict(ModelConfig, {"dropout": 1.0})
     with pytest.raises(UserError, match="unknown config key 'hiden_size'.*hidden_size"):
         from_dict(ModelConfig, {"hiden_size": 3})
+
+
+def test_init_applies_to_stacked_families_only():
+    with pytest.raises(UserError, match="model.init = word-lm is not used by family 'rhn'"):
+        resolve_model_config(ModelConfig(preset="rhn-small", init="word-lm"))
+    with pytest.raises(UserError, match="did you mean 'word-lm'"):
+        resolve_model_config(from_dict(ModelConfig, {"preset": "lstm-tiny", "init": "word_lm"}))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperprune.sparse import SparseConfig, SparseEngine
+from hyperprune.train.asgd import make_asgd
 
 
 class TinyLM(nn.Module):
@@ -76,14 +77,13 @@ class Run:
         logits = self.model(batch[:-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[1:].reshape(-1))
         loss.backward()
-        self.engine.mask_gradients()
+        self.engine.after_backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         return self.engine.after_step(self.optimizer)
 
     def switch_to_asgd(self):
-        self.optimizer = torch.optim.ASGD(self.model.parameters(), lr=0.5, t0=0, lambd=0.0,
-                                          weight_decay=1e-4)
+        self.optimizer = make_asgd(self.model.parameters(), lr=0.5, weight_decay=1e-4)
 
     def snapshot(self):
         return copy.deepcopy({

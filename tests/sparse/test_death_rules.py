@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hyperprune.sparse import DEATH, SparseConfig, removal_count
-from hyperprune.sparse.death.threshold import search_threshold
+from hyperprune.sparse.death.threshold import next_threshold
 
 # Flat indices:          0     1     2     3      4     5     6     7
 W = torch.tensor([[0.5, -0.1, 0.2, -0.9], [0.05, -0.3, 0.7, -0.02]])
@@ -15,8 +15,8 @@ CFG = SparseConfig(sparsity=0.5)
 
 
 def removed(rule, weight=W, mask=ALL, rate=0.5, state=None):
-    new = DEATH.get(rule).fn({"w": weight}, {"w": mask}, rate, state={} if state is None else state,
-                             cfg=CFG)["w"]
+    state = {"threshold": CFG.threshold_init} if state is None else state
+    new = DEATH.get(rule).fn({"w": weight}, {"w": mask}, rate, state=state, cfg=CFG)["w"]
     assert not bool((new & ~mask).any())
     return sorted((mask & ~new).flatten().nonzero().flatten().tolist())
 
@@ -89,34 +89,53 @@ def test_global_magnitude_uses_one_threshold_across_tensors():
     assert [int(m.sum()) for m in per_tensor.values()] == [2, 2]
 
 
-def test_threshold_hits_the_expected_count_and_remembers_tau():
-    torch.manual_seed(0)
-    w = torch.randn(50, 40)
-    mask = torch.rand(50, 40) < 0.5
-    kept = int(mask.sum())
-    state = {}
-    got = removed("threshold", weight=w, mask=mask, rate=0.3, state=state)
-    expected = removal_count(0.3, kept)
-    assert abs(len(got) - expected) <= CFG.threshold_tolerance * expected
-    tau = state["threshold"]["w"]
-    # exactly the kept entries with |w| <= tau were removed
-    assert got == sorted((mask & (w.abs() <= tau)).flatten().nonzero().flatten().tolist())
+def test_threshold_removes_at_or_below_tau_and_steers_tau_for_the_next_update():
+    """The released code's rule: remove |w| <= tau (one tau), then double / halve tau when fewer /
+    more than E = sum ceil(rate * kept) were removed, beyond the 2% tolerance."""
+    #                  0       1        2       3        4       5      6     7    8    9
+    w = torch.tensor([0.0004, -0.0009, 0.0012, -0.0015, 0.0018, 0.0019, 0.05, -0.3, 0.7, 0.9])
+    mask = torch.ones(10, dtype=torch.bool)
+    state = {"threshold": 1e-3}
+    taus, removed_sets = [state["threshold"]], []
+    for _ in range(3):
+        new = DEATH.get("threshold").fn({"w": w}, {"w": mask}, 0.3, state=state, cfg=CFG)["w"]
+        removed_sets.append((mask & ~new).nonzero().flatten().tolist())
+        taus.append(state["threshold"])
+        mask = new
+    # 1: 10 kept, E = 3; |w| <= 0.001 removes 2 < 2.94: tau doubles
+    # 2:  8 kept, E = ceil(2.4) = 3; |w| <= 0.002 removes 4 > 3.06: tau halves
+    # 3:  4 kept, E = ceil(1.2) = 2; |w| <= 0.001 removes none: tau doubles
+    assert removed_sets == [[0, 1], [2, 3, 4, 5], []]
+    assert taus == [1e-3, 2e-3, 1e-3, 2e-3]
 
 
-def test_threshold_search_raises_and_lowers():
-    magnitude = torch.arange(1, 101, dtype=torch.float32) / 100      # 0.01 .. 1.00
-    for start in (1e-6, 0.5, 10.0):                                  # below, inside, above
-        tau = search_threshold(magnitude, expected=30, start=start, tolerance=0.0)
-        assert int((magnitude <= tau).sum()) == 30
+def test_threshold_is_one_tau_across_tensors_and_the_rate_does_not_set_the_count():
+    weights = {"a": torch.tensor([0.0001, 0.0002, 0.0003, 0.5]), "b": torch.tensor([0.4, 0.5, 0.6, 0.7])}
+    masks = {n: torch.ones(4, dtype=torch.bool) for n in weights}
+    for rate in (0.25, 0.75):           # E = 2 and E = 6: the same three die either way
+        state = {"threshold": 1e-3}
+        new = DEATH.get("threshold").fn(weights, masks, rate, state=state, cfg=CFG)
+        assert new["a"].tolist() == [False, False, False, True] and bool(new["b"].all())
+        assert state["threshold"] == (5e-4 if rate == 0.25 else 2e-3)
 
 
-def test_threshold_with_ties_returns_closest():
-    magnitude = torch.tensor([0.1] * 6 + [0.2] * 4)
-    tau = search_threshold(magnitude, expected=5, start=1e-3, tolerance=0.0)
-    # 0 entries below 0.1 (miss 5) is worse than 6 at 0.1 (miss 1): tau covers the six 0.1s
-    assert int((magnitude <= tau).sum()) == 6
+def test_threshold_keeps_tau_within_the_tolerance():
+    assert next_threshold(1e-3, removed=99, expected=101, tolerance=0.02) == 1e-3     # 99 >= 98.98
+    assert next_threshold(1e-3, removed=98, expected=101, tolerance=0.02) == 2e-3
+    assert next_threshold(1e-3, removed=104, expected=101, tolerance=0.02) == 5e-4    # 104 > 103.02
+    assert next_threshold(1e-3, removed=1, expected=0, tolerance=0.02) == 5e-4        # rate 0
 
 
-@pytest.mark.parametrize("rule", ["magnitude", "SET", "SET-signed", "global_magnitude", "threshold"])
+def test_global_magnitude_leaves_the_largest_removed_magnitude_as_tau():
+    weights = {"a": torch.tensor([[0.01, 0.02], [0.03, 0.9]]), "b": torch.tensor([[0.5, 0.6], [0.7, 0.8]])}
+    masks = {n: torch.ones(2, 2, dtype=torch.bool) for n in weights}
+    state = {"threshold": 1e-3}
+    DEATH.get("global_magnitude").fn(weights, masks, 0.5, state=state, cfg=CFG)
+    assert state["threshold"] == pytest.approx(0.5)
+    DEATH.get("global_magnitude").fn(weights, masks, 0.0, state=state, cfg=CFG)   # nothing removed
+    assert state["threshold"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("rule", ["magnitude", "SET", "SET-signed", "global_magnitude"])
 def test_rate_zero_removes_nothing(rule):
     assert removed(rule, rate=0.0) == []

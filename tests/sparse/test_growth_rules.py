@@ -66,10 +66,10 @@ def test_signals_record_dense_gradient_and_momentum_before_masking(tiny_lm):
         for p in tiny_lm.parameters():
             p.grad = torch.zeros_like(p)
         param.grad = g.clone()
-        engine.mask_gradients()
-        # pruned entries of the gradient are zeroed ...
-        assert torch.count_nonzero(param.grad[~engine.masks[name]]) == 0
-    # ... but the momentum saw the dense gradients: M = 0.9 * (0.1 * g1) + 0.1 * g2
+        engine.after_backward()
+        # the gradient is left whole: clip_norm_over "all" counts the pruned entries
+        assert torch.equal(param.grad, g)
+    # the momentum saw the dense gradients: M = 0.9 * (0.1 * g1) + 0.1 * g2
     expected = 0.9 * (0.1 * g1) + 0.1 * g2
     assert torch.allclose(engine.signals.momentum[name], expected, atol=1e-6)
     assert engine.signals.gradient == {}        # gradient growth is not used: not recorded
@@ -78,7 +78,7 @@ def test_signals_record_dense_gradient_and_momentum_before_masking(tiny_lm):
     engine = SparseEngine(tiny_lm, cfg, epochs=3, steps_per_epoch=1, seed=0)
     engine.apply()
     param.grad = g1.clone()
-    engine.mask_gradients()
+    engine.after_backward()
     assert torch.equal(engine.signals.gradient[name], g1)
     assert engine.signals.momentum == {}
 
@@ -97,7 +97,7 @@ def test_gradient_growth_in_engine_regrows_where_dense_gradient_is_largest(tiny_
     param.grad = grad.clone()
     old = engine.masks[name].clone()
     survivors = remove_smallest_magnitude(param.detach(), old, 0.2)
-    engine.mask_gradients()
+    engine.after_backward()
     engine.after_step(None)
     new = engine.masks[name]
     regrown = new & ~survivors

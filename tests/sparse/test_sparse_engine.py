@@ -29,7 +29,7 @@ def test_dense_engine_is_a_no_op(tiny_lm):
     before = {n: p.clone() for n, p in tiny_lm.named_parameters()}
     engine = SparseEngine(tiny_lm, SparseConfig(sparsity=0.0), epochs=3, steps_per_epoch=2, seed=0)
     engine.apply()
-    engine.mask_gradients()
+    engine.after_backward()
     assert engine.after_step(None) is None and engine.end_of_epoch(1, None) is None
     assert all(torch.equal(p, before[n]) for n, p in tiny_lm.named_parameters())
     assert engine.summary()["flops_per_token"]["ratio"] == 1.0
@@ -96,7 +96,7 @@ def test_adam_moments_are_zeroed_at_pruned_entries(tiny_lm):
         optimizer.zero_grad()
         logits = tiny_lm(tokens[:-1])
         F.cross_entropy(logits.reshape(-1, 24), tokens[1:].reshape(-1)).backward()
-        engine.mask_gradients()
+        engine.after_backward()
         optimizer.step()
         engine.after_step(optimizer)
         for name, param in engine.params.items():
@@ -113,7 +113,7 @@ def test_state_dict_survives_torch_save_with_weights_only(tiny_lm, make_tiny):
                         update_every=1)
     for p in tiny_lm.parameters():
         p.grad = torch.randn_like(p)
-    engine.mask_gradients()
+    engine.after_backward()
     engine.after_step(None)
     buffer = io.BytesIO()
     torch.save(engine.state_dict(), buffer)
@@ -188,3 +188,46 @@ def test_same_seed_same_masks_on_cpu_and_cuda(make_run, growth):
             run.step()
         runs.append({n: m.cpu() for n, m in run.engine.masks.items()})
     assert all(torch.equal(runs[0][n], runs[1][n]) for n in runs[0])
+
+
+class Square(torch.nn.Module):
+    """One 2 x 2 masked weight: the clipping arithmetic by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+
+    def sparsifiable(self):
+        return {"w": ("recurrent", self.w)}
+
+
+@pytest.mark.parametrize("over,norm,kept_step", [
+    # gradient [[3, 4], [12, 0]]; row 0 kept. all: ||g|| = 13, kept entries scaled by 1/13;
+    # kept: the pruned 12 is zeroed first, ||g|| = 5, kept entries scaled by 1/5.
+    ("all", 13.0, [3 / 13, 4 / 13]),
+    ("kept", 5.0, [3 / 5, 4 / 5]),
+])
+def test_clip_norm_counts_pruned_gradients_unless_told_otherwise(over, norm, kept_step):
+    model = Square()
+    engine = SparseEngine(model, SparseConfig(sparsity=0.5, clip_norm_over=over), epochs=3,
+                          steps_per_epoch=1, seed=0)
+    engine.apply()
+    state = engine.state_dict()
+    state["masks"] = {"w": torch.tensor([[True, True], [False, False]])}
+    engine.load_state_dict(state)
+    with torch.no_grad():
+        model.w.copy_(torch.tensor([[1.0, 1.0], [0.0, 0.0]]))    # apply()'s random mask zeroed some
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.9)
+    model.w.grad = torch.tensor([[3.0, 4.0], [12.0, 0.0]])
+    engine.after_backward()                                  # the trainer's order:
+    total = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)   # clip,
+    optimizer.step()                                         # step,
+    engine.after_step(optimizer)                             # re-mask
+    assert float(total) == pytest.approx(norm)
+    expected = torch.tensor([[1.0 - kept_step[0], 1.0 - kept_step[1]], [0.0, 0.0]])
+    # (clip_grad_norm_ divides by norm + 1e-6: a few float32 ulps)
+    torch.testing.assert_close(model.w.detach(), expected, rtol=0, atol=1e-6)
+    # the pruned entry's momentum (12/13 under "all") is zeroed with its weight
+    buffer = optimizer.state[model.w]["momentum_buffer"]
+    torch.testing.assert_close(buffer, torch.tensor([[kept_step[0], kept_step[1]], [0.0, 0.0]]),
+                               rtol=0, atol=1e-6)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from hyperprune import models
 from hyperprune.sparse import SparseConfig, SparseEngine
+from hyperprune.train.asgd import make_asgd
 
 VOCAB = 50
 
@@ -31,13 +32,13 @@ def test_presets_train_sparse(preset, sparse_preset):
     state = model.init_state(4)
     for step in range(4):
         if step == 2:
-            optimizer = torch.optim.ASGD(model.parameters(), lr=1.0, t0=0, lambd=0.0)
+            optimizer = make_asgd(model.parameters(), lr=1.0, weight_decay=0.0)
         optimizer.zero_grad()
         logits, state = model(tokens[:-1], state)
         state = models.detach_state(state)
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), tokens[1:].reshape(-1)) + model.penalty()
         loss.backward()
-        engine.mask_gradients()
+        engine.after_backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
         optimizer.step()
         engine.after_step(optimizer)

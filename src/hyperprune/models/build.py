@@ -16,7 +16,7 @@ def build_model(cfg: ModelConfig, vocab_size: int) -> RecurrentLM:
     sizes = layer_sizes(cfg)
     if cfg.family in ("lstm", "gru", "rnn"):
         return StackedRNNLM(cfg.family, vocab_size, cfg.emb_size, sizes, dropout=cfg.dropout,
-                            tie_weights=cfg.tie_weights, init_range=cfg.init_range)
+                            tie_weights=cfg.tie_weights, init_range=cfg.init_range, init=cfg.init)
     if cfg.family == "rhn":
         return RHNLM(vocab_size, cfg.emb_size, sizes, cfg.depth, dropout=cfg.dropout,
                      dropout_input=cfg.dropout_input, dropout_hidden=cfg.dropout_hidden,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hyperprune.config import check_range
+from hyperprune.config import check_choice, check_range
 
 
 @dataclass
@@ -25,6 +25,11 @@ class ModelConfig:
     n_experts: int | None = None       # MoS experts; 0: a plain softmax head
     tie_weights: bool | None = None
     init_range: float | None = None    # uniform(-r, r) initialisation
+    # lstm/gru/rnn: "uniform" draws every parameter from U(-r, r) (Zaremba et al. 2014); "word-lm" only
+    # the embedding and decoder weights, with a zero decoder bias and PyTorch's U(+-1/sqrt(H)) for the
+    # recurrent layers (pytorch/examples word_language_model; the LSH paper's models.py:202-216).
+    # Other families have their own rule and ignore it.
+    init: str | None = None
     ar_alpha: float | None = None      # AWD activation regularisation
     tar_beta: float | None = None      # AWD temporal activation regularisation
 
@@ -42,6 +47,8 @@ class ModelConfig:
             check_range("model.n_experts", self.n_experts, 0)
         if self.init_range is not None:
             check_range("model.init_range", self.init_range, 0.0, low_open=True)
+        if self.init is not None:
+            check_choice("model.init", self.init, ["uniform", "word-lm"])
         for key in ("ar_alpha", "tar_beta"):
             value = getattr(self, key)
             if value is not None:

@@ -15,13 +15,16 @@ FAMILIES = ("lstm", "gru", "rnn", "rhn", "awd-lstm")
 
 # Preset name -> ModelConfig fields. Sizes left out are derived (emb_size = hidden_size, ...).
 PRESETS: dict[str, dict] = {
-    # Zaremba et al. 2014, PTB small / medium / large; the large one is the LSH paper's model.
+    # Zaremba et al. 2014, PTB small / medium / large.
     "lstm-small": dict(family="lstm", hidden_size=200, num_layers=2, dropout=0.0, init_range=0.1,
                        tie_weights=False),
     "lstm-medium": dict(family="lstm", hidden_size=650, num_layers=2, dropout=0.5, init_range=0.05,
                         tie_weights=False),
-    "lstm-large": dict(family="lstm", hidden_size=1500, num_layers=2, dropout=0.65, init_range=0.04,
-                       tie_weights=False),
+    # Zaremba's large shape, initialised as the LSH paper's Stacked_LSTM (models.py:202-216): U(+-0.1)
+    # embedding and decoder, zero decoder bias, PyTorch's LSTM default. Zaremba's own large model
+    # draws everything from U(+-0.04): set `init: uniform, init_range: 0.04`.
+    "lstm-large": dict(family="lstm", hidden_size=1500, num_layers=2, dropout=0.65, init="word-lm",
+                       init_range=0.1, tie_weights=False),
     # Zilly et al. 2017, PTB variational RHN + WT: 830 units, depth 10 (drop_x/i/h/o = .25/.75/.25/.75).
     "rhn-paper": dict(family="rhn", hidden_size=830, num_layers=1, depth=10, dropout=0.75,
                       dropout_input=0.75, dropout_hidden=0.25, dropout_embedding=0.25,
@@ -59,15 +62,15 @@ PRESETS: dict[str, dict] = {
 # Knobs a family reads, beyond the common ones; the others resolve to their neutral value.
 _COMMON = ("emb_size", "hidden_size", "last_hidden_size", "num_layers", "dropout", "tie_weights", "init_range")
 _USES = {
-    "lstm": _COMMON,
-    "gru": _COMMON,
-    "rnn": _COMMON,
+    "lstm": _COMMON + ("init",),
+    "gru": _COMMON + ("init",),
+    "rnn": _COMMON + ("init",),
     "rhn": _COMMON + ("depth", "dropout_input", "dropout_hidden", "dropout_embedding"),
     "awd-lstm": _COMMON + ("dropout_input", "dropout_hidden", "dropout_embedding", "weight_drop",
                            "dropout_latent", "n_experts", "ar_alpha", "tar_beta"),
 }
 _NEUTRAL = dict(depth=1, dropout_input=0.0, dropout_hidden=0.0, dropout_embedding=0.0, weight_drop=0.0,
-                dropout_latent=0.0, n_experts=0, ar_alpha=0.0, tar_beta=0.0)
+                dropout_latent=0.0, n_experts=0, ar_alpha=0.0, tar_beta=0.0, init="uniform")
 
 # Used when neither the preset nor the user sets a knob the family reads.
 _FAMILY_DEFAULTS = {

@@ -1,8 +1,10 @@
 """Stacked LSTM / GRU / tanh-RNN language model with Zaremba dropout.
 
 Zaremba, Sutskever & Vinyals 2014, "Recurrent Neural Network Regularization": dropout only on the
-non-recurrent connections, i.e. on the embedding output, between layers and before the decoder;
-every parameter initialised uniform(-init_range, init_range).
+non-recurrent connections, i.e. on the embedding output, between layers and before the decoder.
+Initialisation `uniform`: every parameter from U(-init_range, init_range), as Zaremba; `word-lm`:
+embedding and decoder weights from it, decoder bias 0, the recurrent layers keep PyTorch's default
+U(+-1/sqrt(H)) (pytorch/examples word_language_model, whose model the LSH paper trains).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from hyperprune.models.layers import LAYERS
 
 class StackedRNNLM(RecurrentLM):
     def __init__(self, kind: str, vocab_size: int, emb_size: int, hidden_sizes: list[int],
-                 dropout: float = 0.0, tie_weights: bool = False, init_range: float = 0.1):
+                 dropout: float = 0.0, tie_weights: bool = False, init_range: float = 0.1,
+                 init: str = "uniform"):
         super().__init__(vocab_size)
         if tie_weights and hidden_sizes[-1] != emb_size:
             raise ValueError(f"tied weights need last hidden size {hidden_sizes[-1]} == emb_size {emb_size}")
@@ -25,8 +28,13 @@ class StackedRNNLM(RecurrentLM):
         input_sizes = [emb_size] + hidden_sizes[:-1]
         self.layers = nn.ModuleList(LAYERS[kind](i, h) for i, h in zip(input_sizes, hidden_sizes))
         self.decoder = nn.Linear(hidden_sizes[-1], vocab_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -init_range, init_range)
+        if init == "uniform":
+            for p in self.parameters():
+                nn.init.uniform_(p, -init_range, init_range)
+        else:
+            nn.init.uniform_(self.embedding.weight, -init_range, init_range)
+            nn.init.uniform_(self.decoder.weight, -init_range, init_range)
+            nn.init.zeros_(self.decoder.bias)
         if tie_weights:  # Press & Wolf 2017 / Inan et al. 2017
             self.decoder.weight = self.embedding.weight
 

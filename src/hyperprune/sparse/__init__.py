@@ -4,14 +4,9 @@
 `init/`, `death/`, `growth/`, `redistribution/` and `schedules/`, registered by name.
 """
 
-from hyperprune.sparse.config import SparseConfig
+from hyperprune.sparse.config import PRESET_TRAIN_OVERRIDES, PRESETS, SparseConfig, resolve_sparse_config
 from hyperprune.sparse.counts import apportion, removal_count, target_nonzeros
 from hyperprune.sparse.engine import SparseEngine
-from hyperprune.sparse.presets import (
-    PRESET_TRAIN_OVERRIDES,
-    PRESETS,
-    resolve_sparse_config,
-)
 from hyperprune.sparse.registry import (
     DEATH,
     GROWTH,

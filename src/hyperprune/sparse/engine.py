@@ -5,10 +5,12 @@ Every mask update runs, on the masks as they stand:
 1. death rate  r = schedule(cfg.death_rate, t, T): t is training progress in epochs (epoch e ends at
    t = e + 1; an update every k steps falls at a fractional t), T = cfg.decay_epochs or the run's
    epochs;
-2. redistribution scores from the current (pre-death) masks;
-3. death: the rule returns the surviving masks; R = total entries removed;
+2. redistribution scores from the current (pre-death) masks and the shared magnitude threshold tau
+   as it stands (the death state's "threshold", see `hyperprune.sparse.death`);
+3. death: the rule returns the surviving masks (and may move tau); R = total entries removed;
 4. regrowth shares: each tensor regrows what it lost (`none`), or R split in proportion to the
-   scores, each share at most the tensor's free capacity (`counts.apportion`), so exactly R;
+   scores, each share at most the tensor's free capacity (`counts.apportion`), so exactly R. A death
+   rule that plans no per-tensor count (`threshold`) always shares R out, `none` scoring 1 each;
 5. growth: each tensor's share is picked among its entries not kept after death;
 6. weights (and optimiser state) of removed entries and of NEW entries are set to exactly 0.0. An
    entry removed and regrown in the same update was never dropped: it keeps its weight (as in RigL
@@ -27,9 +29,8 @@ import hashlib
 import torch
 
 from hyperprune.errors import UserError
-from hyperprune.sparse.config import SparseConfig
+from hyperprune.sparse.config import SparseConfig, resolve_sparse_config
 from hyperprune.sparse.counts import apportion, target_nonzeros
-from hyperprune.sparse.presets import resolve_sparse_config
 from hyperprune.sparse.registry import DEATH, GROWTH, INIT, REDISTRIBUTION, SCHEDULE
 from hyperprune.sparse.signals import Signals
 from hyperprune.sparse.summary import sparsity_summary
@@ -57,7 +58,7 @@ class SparseEngine:
                 loss = criterion(model(x, state)[0], y)
                 loss.backward()
                 if engine is not None:
-                    engine.mask_gradients()     # before clipping: pruned entries do not count
+                    engine.after_backward()     # signals; zeroes pruned gradients if clip_norm_over: kept
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
                 if engine is not None:
@@ -71,7 +72,15 @@ class SparseEngine:
     Build the engine after the model is on its device (masks are made where the weights are). The
     optimiser may change between calls (SGD -> ASGD under NT-ASGD): pass the current one.
     Pruned entries are zeroed in every optimiser state tensor shaped like the parameter (SGD
-    `momentum_buffer`, ASGD `ax`, Adam `exp_avg` / `exp_avg_sq`, ...).
+    `momentum_buffer`, Adam `exp_avg` / `exp_avg_sq`, `SparseASGD`'s `ax` and per-entry `step`, ...)
+    after every step, and removed and regrown entries at every update: this is how the optimiser
+    learns of regrowth (a zero `step` restarts a regrown weight's average, `hyperprune.train.asgd`).
+
+    Gradient clipping. With `clip_norm_over: all` (default) the pruned entries' gradients stay in
+    place, so the clipping norm counts them, as in Selfish-RNN and the released LSH code (train.py:
+    85-90: clip over all parameters, step, re-mask); the step moves pruned weights (and their
+    optimiser state) off zero and `after_step` puts them back, so only the norm differs. With
+    `clip_norm_over: kept`, `after_backward` zeroes them first and the norm is the kept entries'.
 
     Update timing. `end_of_epoch(n, ...)` is called after the n-th epoch (n = 1, 2, ...: epochs
     completed); `start_epoch` / `stop_epoch` name epochs by their 0-based index e = n - 1. With
@@ -118,7 +127,8 @@ class SparseEngine:
         self.step = 0                # optimiser steps taken, whole run
         self.epoch = 0               # epochs completed
         self.epoch_start_step = 0    # value of `step` when the current epoch began
-        self.death_state: dict = {}  # the death rule's own state (the threshold rule's tau)
+        # The death rules' state across updates: "threshold" is the shared magnitude threshold tau.
+        self.death_state: dict = {"threshold": self.cfg.threshold_init}
         self.history: list[dict] = []
 
     @classmethod
@@ -169,15 +179,17 @@ class SparseEngine:
     # ---------------------------------------------------------------- training-loop hooks
 
     @torch.no_grad()
-    def mask_gradients(self) -> None:
-        """After backward: record the signals growth needs, then zero the gradient of pruned entries."""
+    def after_backward(self) -> None:
+        """After backward, before clipping: record the signals growth needs from the dense gradient;
+        with `clip_norm_over: kept`, then zero the gradient of pruned entries."""
         if not self._active():
             return
         k = self.cfg.update_every
         self.signals.record(gradient=k == 0 or (self.step + 1) % k == 0)
-        for name, param in self.params.items():
-            if param.grad is not None:
-                param.grad.mul_(self._keep[name])
+        if self.cfg.clip_norm_over == "kept":
+            for name, param in self.params.items():
+                if param.grad is not None:
+                    param.grad.mul_(self._keep[name])
 
     def after_step(self, optimizer: torch.optim.Optimizer | None) -> dict | None:
         """After the optimiser step: re-zero pruned weights and their optimiser state; when
@@ -192,15 +204,18 @@ class SparseEngine:
             return self.update(self.epoch + within, optimizer)
         return None
 
-    def end_of_epoch(self, epoch: int, optimizer: torch.optim.Optimizer | None) -> dict | None:
+    def end_of_epoch(self, epoch: int, optimizer: torch.optim.Optimizer | None,
+                     update: bool = True) -> dict | None:
         """After the `epoch`-th epoch ends (counting from 1: the epochs completed so far, as
-        `Trainer` counts them): update the masks when `update_every == 0`."""
+        `Trainer` counts them): update the masks when `update_every == 0` (and `update`: the
+        trainer passes False in the epoch NT-ASGD switches, as the released code skips it)."""
         if not self._active():
             return None
         self.epoch = int(epoch)
         self.epoch_start_step = self.step
         index = self.epoch - 1          # start_epoch / stop_epoch count epochs from 0
-        if self.cfg.update_every == 0 and self._may_update(index) and self.epoch < self.epochs:
+        if (update and self.cfg.update_every == 0 and self._may_update(index)
+                and self.epoch < self.epochs):
             return self.update(float(self.epoch), optimizer)
         return None
 
@@ -218,7 +233,7 @@ class SparseEngine:
     def death_rate(self, progress: float) -> float:
         """The scheduled death rate at `progress` epochs of training."""
         horizon = self.cfg.decay_epochs if self.cfg.decay_epochs is not None else self.epochs
-        return self.schedule.fn(self.cfg.death_rate, progress, horizon)
+        return self.schedule.fn(self.cfg.death_rate, progress, horizon, self.cfg.death_rate_floor)
 
     # ---------------------------------------------------------------- the update
 
@@ -228,8 +243,11 @@ class SparseEngine:
         rate = self.death_rate(progress)
         weights = {n: p.detach() for n, p in self.params.items()}
         old = self.masks
-        scores = self.redistribution_rule.fn(weights, old, signals=self.signals)
+        threshold = self.death_state["threshold"]
+        scores = self.redistribution_rule.fn(weights, old, signals=self.signals, threshold=threshold)
         survivors = self.death_rule.fn(weights, old, rate, state=self.death_state, cfg=self.cfg)
+        if scores is None and self.death_rule.shares_regrowth:
+            scores = {n: 1.0 for n in old}
 
         kept_after_death = {n: int(survivors[n].sum()) for n in old}
         removed = {n: int(old[n].sum()) - kept_after_death[n] for n in old}
@@ -259,7 +277,7 @@ class SparseEngine:
         self._set_masks(new)
         record = {
             "step": self.step, "epoch": self.epoch, "progress": float(progress), "death_rate": rate,
-            "removed": total_removed,
+            "threshold": threshold, "removed": total_removed,
             "regrown_new": sum(int((new[n] & ~old[n]).sum()) for n in old),
             "nonzero": sum(int(m.sum()) for m in new.values()),
         }
@@ -299,7 +317,7 @@ class SparseEngine:
         self.epoch = int(state["epoch"])
         self.epoch_start_step = int(state["epoch_start_step"])
         self.generator.set_state(state["generator"])
-        self.death_state = _to_cpu(state["death_state"])
+        self.death_state = {"threshold": self.cfg.threshold_init, **_to_cpu(state["death_state"])}
         self.signals.load_state_dict(state["signals"])
         self.history = [dict(r) for r in state["history"]]
         self._zero(None)

@@ -3,7 +3,7 @@
 A strategy is a plain function registered by name in the module that defines it:
 
     @register_death("magnitude")
-    def magnitude(weights, masks, rate, state): ...
+    def magnitude(weights, masks, rate, *, state, cfg): ...
 
 Each strategy folder (`init/`, `death/`, `growth/`, `redistribution/`, `schedules/`) imports every
 module it holds, so a new strategy is one new file. Unknown names raise a one-line `UserError`
@@ -25,6 +25,9 @@ class Strategy:
     name: str
     fn: Callable
     needs: tuple[str, ...] = ()    # training signals the engine must record: "gradient", "momentum"
+    # Death rules only: no per-tensor removal count is planned, so the regrowth is always shared
+    # out by the redistribution scores, `none` scoring every tensor alike (see death/threshold.py).
+    shares_regrowth: bool = False
 
 
 class Registry:
@@ -36,11 +39,12 @@ class Registry:
         self._items: dict[str, Strategy] = {}
         self._loaded = False
 
-    def register(self, name: str, *, needs: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    def register(self, name: str, *, needs: tuple[str, ...] = (),
+                 shares_regrowth: bool = False) -> Callable[[Callable], Callable]:
         def decorate(fn: Callable) -> Callable:
             if name in self._items and self._items[name].fn is not fn:
                 raise ValueError(f"{self.what} '{name}' is registered twice")
-            self._items[name] = Strategy(name, fn, tuple(needs))
+            self._items[name] = Strategy(name, fn, tuple(needs), shares_regrowth)
             return fn
         return decorate
 

@@ -1,7 +1,7 @@
 """Training signals some strategies read: the dense gradient and its running average ("momentum").
 
-Both are recorded by `SparseEngine.mask_gradients()` from the gradient as backward left it, before
-the pruned entries are zeroed: growth rules must see the gradient where weights are pruned. Only
+Both are recorded by `SparseEngine.after_backward()` from the gradient as backward left it, before
+any pruned entry is zeroed: growth rules must see the gradient where weights are pruned. Only
 the signals the chosen strategies declare (`needs=`) are kept, so a `random` / `none` run pays for
 neither. Buffers live on the gradient's device.
 """

@@ -14,7 +14,9 @@ from hyperprune.sparse.config import SparseConfig
 class TrainConfig:
     epochs: int = 13
     batch_size: int = 20
-    eval_batch_size: int = 10
+    # 20: the validation batch of Zaremba et al., Selfish-RNN and the LSH code (args.py:22); only
+    # pytorch/examples' word_language_model uses 10. It changes the split's chunking, so the loss too.
+    eval_batch_size: int = 20
     bptt: int = 35
     variable_bptt: bool = False        # AWD-LSTM: random sequence length around bptt
     optimizer: str = "sgd"             # sgd | nt-asgd (switch to averaged SGD when validation stalls)

@@ -198,7 +198,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             (loss + self.model.penalty()).backward()
             if self.sparse is not None:
-                self.sparse.mask_gradients()
+                self.sparse.after_backward()    # pruned gradients count in the clip norm unless clip_norm_over: kept
             if t.clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, t.clip)
             if t.variable_bptt:
@@ -228,7 +228,9 @@ class Trainer:
 
         valid_loss = self.evaluate_loss("valid")
         self.val_losses.append(valid_loss)
-        if t.optimizer == "nt-asgd" and not self.averaging and asgd.should_switch(self.val_losses, t.nonmono):
+        switched = (t.optimizer == "nt-asgd" and not self.averaging
+                    and asgd.should_switch(self.val_losses, t.nonmono))
+        if switched:
             self.averaging = True
             self.optimizer = asgd.make_asgd(self.model.parameters(), self.lr, t.weight_decay)
             self.console.averaging_started(epoch, t.nonmono)
@@ -241,8 +243,10 @@ class Trainer:
         if self.sparse is not None:
             # After validation, as Selfish-RNN does: validation (and NT-ASGD's trigger) sees the
             # weights just trained, not the freshly pruned and regrown ones.
+            # In the epoch NT-ASGD switches, the released code skips the update: its test
+            # `'t0' not in optimizer.param_groups[0]` (train.py:192) already sees the new optimiser.
             mask_start = time.perf_counter()
-            self.sparse.end_of_epoch(epoch, self.optimizer)
+            self.sparse.end_of_epoch(epoch, self.optimizer, update=not switched)
             mask_update_s = time.perf_counter() - mask_start
         else:
             mask_update_s = 0.0
@@ -390,10 +394,6 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu", averaged:
     if averaged and payload.get("averaging"):
         optimizer = asgd.make_asgd(model.parameters(), payload["lr"], cfg.train.weight_decay)
         optimizer.load_state_dict(payload["optimizer"])
-        with torch.no_grad():
-            for param in model.parameters():
-                state = optimizer.state.get(param, {})
-                if "ax" in state:
-                    param.copy_(state["ax"])
+        asgd.use_averages(optimizer)
     model.eval()
     return cfg, model, payload

@@ -1,60 +1,45 @@
-"""`threshold`: per tensor, remove every kept weight with |w| <= tau, where tau is an absolute
-threshold raised or lowered until the count is near the expected ceil(rate * kept).
+"""`threshold`: remove every kept weight with |w| <= tau, one tau for all masked tensors; then move
+tau towards the requested count for the NEXT update.
 
-As in Sparse Momentum's `threshold` mode (Dettmers & Zettlemoyer 2019), which trades the exact
-count of `magnitude` for a threshold test. Search: tau starts where the tensor's previous update
-left it (the rule's state, saved in checkpoints; first update: 1e-3) and is then bisected between
-0 and the largest kept |w|: raised while too few would be removed, lowered while too many, until
-|removed - expected| <= cfg.threshold_tolerance * expected or after 60 steps (then the tau whose
-count came closest, lower on a tie). The realised count may thus differ from the expected one by
-the tolerance; the engine regrows exactly the number removed, so the global count stays exact.
+The rule of the released LSH code (FATE4869/hyperpruning `sources/sparse_rnn_core.py`: death at
+505-506, tau's update at 317-322, its start `Masking(threshold=0.001)`), which is Selfish-RNN's and
+Sparse Momentum's. The death rate does not set this update's count: it sets the expected count
+E = sum over tensors of ceil(rate * kept), and after removing R entries
+
+    R < (1 - tol) * E:  tau <- 2 * tau        (too few removed: a larger tau next time)
+    R > (1 + tol) * E:  tau <- tau / 2        (too many)
+    otherwise:          tau unchanged
+
+with tol = cfg.threshold_tolerance (0.02 there) and tau starting at cfg.threshold_init (1e-3). tau
+lives in the engine's death state (`state["threshold"]`, saved in checkpoints), where the
+`nonzeros` redistribution reads it too. The paper's E is the sum of the per-tensor regrowth plan,
+each share rounded up; ours is the plain sum, smaller by at most one entry per tensor.
+
+Because R is not planned per tensor, the engine shares the regrowth out by the redistribution
+scores even under `none`, which then counts every tensor alike (the released code tests
+`death_mode == 'threshold'` before `redistribution_mode == 'none'`, sparse_rnn_core.py:329-331).
 """
 
 from __future__ import annotations
 
-import torch
-
 from hyperprune.sparse.counts import removal_count
 from hyperprune.sparse.registry import register_death
 
-INITIAL_THRESHOLD = 1e-3
-MAX_STEPS = 60
+
+def next_threshold(tau: float, removed: int, expected: int, tolerance: float) -> float:
+    """tau for the next update: doubled when too few were removed, halved when too many."""
+    if removed < (1.0 - tolerance) * expected:
+        return 2.0 * tau
+    if removed > (1.0 + tolerance) * expected:
+        return 0.5 * tau
+    return tau
 
 
-def search_threshold(magnitude: torch.Tensor, expected: int, start: float, tolerance: float) -> float:
-    """tau with #(magnitude <= tau) within tolerance * expected of `expected` (or the closest found)."""
-    low, high = 0.0, float(magnitude.max()) if magnitude.numel() else 0.0
-    tau = min(max(start, low), high)
-    best_tau, best_miss = tau, None
-    for _ in range(MAX_STEPS):
-        count = int((magnitude <= tau).sum())
-        miss = abs(count - expected)
-        if best_miss is None or miss < best_miss or (miss == best_miss and tau < best_tau):
-            best_tau, best_miss = tau, miss
-        if miss <= tolerance * expected:
-            return tau
-        if count < expected:
-            low = tau
-        else:
-            high = tau
-        if high <= low:
-            break
-        tau = 0.5 * (low + high)
-    return best_tau
-
-
-@register_death("threshold")
+@register_death("threshold", shares_regrowth=True)
 def threshold(weights, masks, rate, *, state, cfg):
-    taus = state.setdefault("threshold", {})
-    out = {}
-    for name, mask in masks.items():
-        expected = removal_count(rate, int(mask.sum()))
-        if expected == 0:
-            out[name] = mask.clone()
-            continue
-        magnitude = weights[name].detach().abs()[mask].float()
-        tau = search_threshold(magnitude, expected, taus.get(name, INITIAL_THRESHOLD),
-                               cfg.threshold_tolerance)
-        taus[name] = tau
-        out[name] = mask & ~(weights[name].detach().abs() <= tau)
+    tau = state["threshold"]
+    out = {name: mask & ~(weights[name].detach().abs() <= tau) for name, mask in masks.items()}
+    removed = sum(int(masks[n].sum()) - int(out[n].sum()) for n in masks)
+    expected = sum(removal_count(rate, int(mask.sum())) for mask in masks.values())
+    state["threshold"] = next_threshold(tau, removed, expected, cfg.threshold_tolerance)
     return out

@@ -1,7 +1,9 @@
 """`gradient`: regrow the candidates with the largest |dense gradient| (RigL, Evci et al. 2020).
 
 The gradient is that of the latest backward pass before the update, recorded by
-`SparseEngine.mask_gradients()` before it zeroes the pruned entries. Ties: lower flat index.
+`SparseEngine.after_backward()` before clipping (which scales a tensor's entries alike, so the
+ranking is the same as on the clipped gradient the released code reads) and before any masking.
+Ties: lower flat index.
 """
 
 from __future__ import annotations

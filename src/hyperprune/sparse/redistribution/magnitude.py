@@ -7,7 +7,7 @@ from hyperprune.sparse.registry import register_redistribution
 
 
 @register_redistribution("magnitude")
-def magnitude_redistribution(weights, masks, *, signals):
+def magnitude_redistribution(weights, masks, *, signals, threshold):
     return {name: _mean_abs(weights[name], mask) for name, mask in masks.items()}
 
 

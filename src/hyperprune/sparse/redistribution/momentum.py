@@ -7,7 +7,7 @@ from hyperprune.sparse.registry import register_redistribution
 
 
 @register_redistribution("momentum", needs=("momentum",))
-def momentum_redistribution(weights, masks, *, signals):
+def momentum_redistribution(weights, masks, *, signals, threshold):
     out = {}
     for name, mask in masks.items():
         m = signals.momentum[name]

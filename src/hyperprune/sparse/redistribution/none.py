@@ -7,5 +7,5 @@ from hyperprune.sparse.registry import register_redistribution
 
 
 @register_redistribution("none")
-def no_redistribution(weights, masks, *, signals):
+def no_redistribution(weights, masks, *, signals, threshold):
     return None

@@ -1,2 +1,3 @@
-"""Death-rate schedules: `rate(rate0, t, horizon) -> float`, t and horizon in epochs of training
-progress (fractional for updates every k steps). Past the horizon every decaying rate is 0."""
+"""Death-rate schedules: `rate(rate0, t, horizon, floor) -> float`, t and horizon in epochs of
+training progress (fractional for updates every k steps). A decaying rate goes from rate0 down to
+min(floor, rate0) at the horizon and stays there (`sparse.death_rate_floor`)."""

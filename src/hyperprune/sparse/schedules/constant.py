@@ -6,5 +6,5 @@ from hyperprune.sparse.registry import register_schedule
 
 
 @register_schedule("constant")
-def constant(rate0: float, t: float, horizon: float) -> float:
+def constant(rate0: float, t: float, horizon: float, floor: float) -> float:
     return rate0
