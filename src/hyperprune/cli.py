@@ -163,7 +163,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     extra = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
     extra += [f"run_dir={args.run_dir}"] if args.run_dir else []
     cfg = load_search_config(args.config, [*args.overrides, *extra])
-    run_search(cfg, device=args.device, verbose=not args.quiet)
+    with _logs_on_stderr(args.json):
+        if args.dry_run:
+            from hyperprune.search.dry_run import dry_run
+            results = dry_run(cfg, device=args.device)
+        else:
+            results = run_search(cfg, device=args.device, verbose=not args.quiet)
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hyperprune.search.status import describe_status, run_status
+
+    status = run_status(args.run_dir)
+    print(json.dumps(status) if args.json else describe_status(status))
     return 0
 
 
@@ -234,8 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the config's, auto)")
     p.add_argument("--run-dir", help="where results.json, the study and the checkpoints go")
     p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.add_argument("--json", action="store_true", help="print results.json on stdout; logs go to stderr")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config, the planned rounds and cost, and a time estimate from "
+                        "20 timed steps and one spectrum; train and write nothing")
     _add_data_dir(p)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("status", help="where a train or search run stands: done, running, best so far, ETA")
+    p.add_argument("run_dir", help="a train or search run directory")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("worker", help="join a search on shared storage (PostgreSQL, MySQL, journal file)")
     p.add_argument("--storage", required=True, help="the search's storage URL, e.g. postgresql://user@host/db")

@@ -18,25 +18,23 @@ import yaml
 
 from hyperprune.config import from_dict, to_dict
 from hyperprune.errors import UserError
-from hyperprune.search import schedule
+from hyperprune.search import dashboard, schedule
 from hyperprune.search.asha import proposals_of
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
+from hyperprune.search.progress import (describe_tie, indistinguishable_choices, round_ties, search_banner,
+                                        write_search_log)
 from hyperprune.search.proposals import Proposer
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results
 from hyperprune.search.rounds import planned_sizes
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
+from hyperprune.train.progress import clock as _clock
 from hyperprune.train.checkpoint import atomic_write_text, writable_run_dir
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def planned_epochs(cfg, n: int) -> int:
@@ -149,6 +147,8 @@ class SearchLoop:
             dropped = [c for c in r.candidates if c not in r.kept]
             self.say(f"round {r.round} at epoch {r.epoch}: kept {len(r.kept)} of {len(r.candidates)} "
                      f"{r.kept}, eliminated {dropped} | elapsed {_clock(self.elapsed())}")
+            for tie in round_ties(r):
+                self.say(f"warning: {describe_tie(tie)}")
         self._printed_rounds = len(plan.rounds)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -183,6 +183,8 @@ class SearchLoop:
     def execute(self, claim: Claim, plan: schedule.Plan, records: dict[str, JobRecord]) -> None:
         job = claim.job
         start = time.perf_counter()
+        if job.kind in ("score", "final") and self.cfg.search.strategy != "asha":
+            dashboard.start_candidate(self.study, self.bench.space, plan.proposal(job.candidate))
         with Heartbeat(self.queue, claim.trial_id):
             try:
                 result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim))
@@ -205,23 +207,10 @@ class SearchLoop:
         self.report_job(job, result, time.perf_counter() - start, plan, records)
 
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
-        """The main study holds one finished trial per candidate, valued by what the sampler learnt
-        from: optuna-dashboard shows the search as it goes."""
-        s = self.cfg.search
-        teaches = (s.strategy == "lsh" and job.kind == "score" and job.epoch == s.first_epoch) or \
-                  (s.strategy == "full" and job.kind == "final")
-        if not teaches:
-            return
-        proposal = plan.proposal(job.candidate)
-        existing = retrying(lambda: self.study.get_trials(deepcopy=False))
-        if any(t.user_attrs.get("candidate") == job.candidate for t in existing):
-            return
-        distributions = {k: self.bench.space.distributions[k] for k in proposal.params}
-        trial = optuna.trial.create_trial(
-            params=proposal.params, distributions=distributions,
-            value=result["score"] if s.strategy == "lsh" else result["valid_ppl"],
-            user_attrs={"candidate": job.candidate, "epoch": job.epoch, "valid_ppl": result["valid_ppl"]})
-        retrying(lambda: self.study.add_trial(trial))
+        """The main study holds one trial per candidate, with its scores as intermediate values and
+        real times: optuna-dashboard shows the search as it goes (see `dashboard.py`)."""
+        if self.cfg.search.strategy != "asha" and job.candidate is not None:
+            dashboard.record_scores(self.study, self.cfg.search.strategy, job, result)
 
     # -- the owner's outputs ---------------------------------------------------------------------
 
@@ -235,6 +224,9 @@ class SearchLoop:
             export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params)
         results = build_results(self.cfg, plan, records, wall_s=self.elapsed(), export_dir=export_dir)
         write_results(run_dir, results)
+        write_search_log(run_dir, results)
+        if self.cfg.search.strategy != "asha":
+            dashboard.finish_candidates(self.study, self.cfg.search.strategy, plan, records)
         retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
         return results
 
@@ -301,11 +293,10 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         if scheme(cfg.storage_url) == "sqlite":
             loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
         if verbose:
-            s = cfg.search
-            print(f"search '{cfg.study_name}': {s.strategy} on {s.metric}, {s.n_candidates} candidates, "
-                  f"sampler {s.sampler}, e0 {s.first_epoch} + {s.epochs_per_round}/round, keep {s.keep}, "
-                  f"{s.finalists} finalist(s) to {cfg.final_epochs} epochs | storage {redact(cfg.storage_url)}",
-                  flush=True)
+            print(search_banner(cfg, bench, loop.queue.records(), torch.get_num_threads(),
+                                redact(cfg.storage_url)), flush=True)
+            for warning in indistinguishable_choices(bench.space, len(bench.corpus.vocab)):
+                print(f"warning: {warning}", flush=True)
         plan, records = loop.run()
         results = loop.publish(plan, records)
         if verbose:

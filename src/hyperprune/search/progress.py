@@ -1,0 +1,214 @@
+"""What a search says about itself: the start-up banner, the planned rounds, tied scores, choices
+of the space that cannot differ for this model, and RUN_DIR/log.jsonl.
+
+Pure functions of the config, the stored job records and results.json; `runner.py` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hyperprune import __version__
+from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.rounds import Round, planned_sizes, round_epochs
+from hyperprune.train.banner import data_line, device_line, format_banner, model_line, sparsity_line
+from hyperprune.train.checkpoint import atomic_write_text
+
+LOG_NAME = "log.jsonl"
+
+
+# -- the plan -------------------------------------------------------------------------------------
+
+
+def planned_rounds(cfg) -> list[dict[str, int]]:
+    """lsh: [{"round", "epoch", "candidates", "kept"}] when no candidate fails or repeats another."""
+    s = cfg.search
+    if s.strategy != "lsh":
+        return []
+    sizes = planned_sizes(s.n_candidates, s.keep, s.finalists)
+    epochs = round_epochs(s.first_epoch, s.epochs_per_round, cfg.final_epochs, len(sizes) - 1)
+    return [{"round": r, "epoch": epochs[r], "candidates": sizes[r], "kept": sizes[r + 1]}
+            for r in range(len(sizes) - 1)]
+
+
+def planned_cost(cfg) -> dict[str, int]:
+    """Candidate epochs the search plans against training every candidate fully."""
+    from hyperprune.search.runner import planned_epochs     # runner prints what this module says
+    n = cfg.search.n_candidates
+    return {"candidate_epochs": planned_epochs(cfg, n), "full_training_epochs": n * cfg.final_epochs}
+
+
+def plan_lines(cfg) -> list[str]:
+    s = cfg.search
+    lines = []
+    rounds = planned_rounds(cfg)
+    if rounds:
+        lines.append("rounds: " + "; ".join(f"{r['round']} at epoch {r['epoch']}: {r['candidates']} -> {r['kept']}"
+                                            for r in rounds))
+    if s.strategy == "lsh":
+        lines.append(f"finalists: {min(s.finalists, s.n_candidates)} trained to epoch {cfg.final_epochs}")
+    cost = planned_cost(cfg)
+    lines.append(f"cost: {cost['candidate_epochs']} candidate epochs planned, against "
+                 f"{cost['full_training_epochs']} to train all {s.n_candidates} fully "
+                 f"({cost['candidate_epochs'] / cost['full_training_epochs']:.0%})")
+    return lines
+
+
+# -- the banner -----------------------------------------------------------------------------------
+
+
+def resume_state(cfg, records: dict[str, JobRecord]) -> str:
+    """"fresh start", or what is already stored, e.g. "resuming: 3/6 candidates done, dense cached"."""
+    if not records:
+        return "fresh start"
+    from hyperprune.search.schedule import dense_epochs
+    s = cfg.search
+    first_kind, first_epoch = ("score", s.first_epoch) if s.strategy == "lsh" else \
+        ("asha" if s.strategy == "asha" else "final", cfg.final_epochs)
+    done = sum(1 for r in records.values() if r.state in ("done", "failed") and r.job.kind == first_kind
+               and r.job.epoch == first_epoch)
+    wanted = dense_epochs(cfg)
+    dense_done = [e for e in wanted if records.get(Job("dense", e).key) is not None
+                  and records[Job("dense", e).key].state == "done"]
+    if len(dense_done) == len(wanted):
+        dense = "dense cached"
+    else:
+        dense = f"dense at epoch {max(dense_done, default=0)} of {max(wanted)}"
+    finals = sum(1 for r in records.values() if r.state == "done" and r.job.kind == "final")
+    extra = f", {finals} finalist(s) done" if s.strategy == "lsh" and finals else ""
+    return f"resuming: {done}/{s.n_candidates} candidates done, {dense}{extra}"
+
+
+def search_banner(cfg, bench, records: dict[str, JobRecord] | None, threads: int, storage: str) -> str:
+    from hyperprune.models import build_model
+    from hyperprune.sparse import resolve_sparse_config
+
+    s, ref = cfg.search, bench.reference.config
+    corpus = bench.corpus
+    model = build_model(ref.model, len(corpus.vocab))
+    sparse = resolve_sparse_config(cfg.sparse)
+    varied = ", ".join(d.key for d in bench.space.dimensions)
+    what = {"lsh": f"LSH rounds on the {'Lyapunov-spectrum distance' if s.metric == 'ls' else 'validation loss'}",
+            "full": "every candidate trained fully, ranked by validation perplexity",
+            "asha": f"ASHA on the {'Lyapunov-spectrum distance' if s.metric == 'ls' else 'validation loss'}"}
+    rows = [
+        ("data", data_line(cfg.data, corpus)),
+        ("model", model_line(ref.model, sum(p.numel() for p in model.parameters()))),
+        ("sparsity", sparsity_line(sparse, None)),
+        ("search", f"{what[s.strategy]}: {s.n_candidates} candidates from the {s.sampler} sampler, varying {varied}"),
+        ("epochs", f"e0 {s.first_epoch}, +{s.epochs_per_round} per round, {s.finalists} finalist(s) to "
+                   f"{cfg.final_epochs}"),
+        *[("", line) for line in plan_lines(cfg)],
+        ("spectrum", f"{cfg.lyapunov.convention} convention, k {cfg.lyapunov.k or 'all'}, "
+                     f"{cfg.lyapunov.sequences} x {cfg.lyapunov.length} tokens, distance {cfg.lyapunov.distance}"),
+        ("device", device_line(bench.device).split(",")[0] + f", {threads} thread{'s' if threads != 1 else ''}"),
+        ("seed", str(cfg.seed)),
+        ("run dir", str(cfg.run_dir)),
+        ("storage", storage),
+        ("start", resume_state(cfg, records) if records is not None else "not checked (dry run)"),
+    ]
+    return format_banner(f"hyperprune {__version__} | search '{cfg.study_name}'", rows)
+
+
+# -- choices that cannot differ -------------------------------------------------------------------
+
+
+def indistinguishable_choices(space, vocab_size: int) -> list[str]:
+    """Warnings for `sparse.init` choices that keep the same number of entries in every masked
+    tensor of this model (ER, ERK and uniform coincide when the masked tensors all have one shape;
+    ER and ERK always do on matrices): such candidates differ only by name, and will tie."""
+    import dataclasses
+
+    from hyperprune.models import build_model
+    from hyperprune.sparse import SparseEngine
+    from hyperprune.train.trainer import resolve_run_config
+
+    dim = next((d for d in space.dimensions if d.key == "sparse.init"), None)
+    choices = list(getattr(dim.distribution, "choices", [])) if dim is not None else []
+    if len(choices) < 2:
+        return []
+    cfg = resolve_run_config(space.run_config({}, ""))
+    if not cfg.sparse.enabled:
+        return []
+    model = build_model(cfg.model, vocab_size)
+    groups: dict[tuple, list[str]] = {}
+    for choice in choices:
+        engine = SparseEngine(model, dataclasses.replace(cfg.sparse, init=choice), epochs=1, steps_per_epoch=1,
+                              seed=0)
+        counts = engine.initial_counts()
+        groups.setdefault(tuple(sorted(counts.items())), []).append(str(choice))
+    shapes = sorted({tuple(model.get_parameter(name).shape) for name in counts})
+    return [f"sparse.init choices {' and '.join(names)} keep the same entries per tensor on this model "
+            f"(masked shapes {', '.join('x'.join(map(str, s)) for s in shapes)}): those candidates will tie"
+            for names in groups.values() if len(names) > 1]
+
+
+# -- ties -----------------------------------------------------------------------------------------
+
+
+def _tied_groups(scores: dict[int, float]) -> list[list[int]]:
+    ordered = sorted(scores, key=lambda c: (scores[c], c))
+    groups, current = [], [ordered[0]] if ordered else []
+    for c in ordered[1:]:
+        if math.isclose(scores[c], scores[current[-1]], rel_tol=1e-12, abs_tol=0.0):
+            current.append(c)
+        else:
+            groups.append(current)
+            current = [c]
+    if current:
+        groups.append(current)
+    return [g for g in groups if len(g) > 1]
+
+
+def round_ties(r: Round | dict[str, Any]) -> list[dict[str, Any]]:
+    """Ties that decided who survived round `r`: candidates with one score, some kept and some not.
+    Ties are broken by candidate id (`rounds.rank`)."""
+    if isinstance(r, dict):
+        scores = {int(c): v for c, v in r["scores"].items()}
+        kept, number, epoch = set(r["kept"]), r["round"], r["epoch"]
+    else:
+        scores, kept, number, epoch = r.scores, set(r.kept), r.round, r.epoch
+    out = []
+    for group in _tied_groups(scores):
+        inside = [c for c in group if c in kept]
+        if inside and len(inside) < len(group):
+            out.append({"round": number, "epoch": epoch, "candidates": group, "score": scores[group[0]],
+                        "kept": inside, "eliminated": [c for c in group if c not in kept]})
+    return out
+
+
+def describe_tie(tie: dict[str, Any]) -> str:
+    return (f"round {tie['round']} at epoch {tie['epoch']}: candidates {', '.join(map(str, tie['candidates']))} "
+            f"tie at score {tie['score']:.6g}; broken by candidate id: kept {tie['kept']}, "
+            f"eliminated {tie['eliminated']}")
+
+
+# -- RUN_DIR/log.jsonl ----------------------------------------------------------------------------
+
+
+def log_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (model, epoch) trained so far: the dense reference, then each candidate.
+    Keys: model ("dense" or "candidate"), candidate (id or null), epoch, valid_ppl, score (the
+    distance or metric at a scored epoch, else null), status (the candidate's now)."""
+    entries = []
+    dense = results.get("dense") or {}
+    for epoch, ppl in sorted(dense.get("valid_ppl_by_epoch", {}).items(), key=lambda kv: int(kv[0])):
+        entries.append({"model": "dense", "candidate": None, "epoch": int(epoch), "valid_ppl": ppl,
+                        "score": None, "status": "reference"})
+    for c in results.get("candidates", []):
+        for epoch, ppl in sorted(c.get("valid_ppl_by_epoch", {}).items(), key=lambda kv: int(kv[0])):
+            entries.append({"model": "candidate", "candidate": c["id"], "epoch": int(epoch), "valid_ppl": ppl,
+                            "score": c.get("scores", {}).get(epoch), "status": c["status"]})
+    return entries
+
+
+def write_search_log(run_dir: Path, results: dict[str, Any]) -> Path:
+    """Rewritten whole from results.json each time, so no line is ever doubled by a resume."""
+    path = Path(run_dir) / LOG_NAME
+    text = "".join(json.dumps(e) + "\n" for e in log_entries(results))
+    if not path.exists() or path.read_text() != text:
+        atomic_write_text(path, text)
+    return path

@@ -1,0 +1,169 @@
+"""`hyperprune status RUN_DIR`: where a search (or a training run) stands, without touching it.
+
+For a search: results.json says what is done (candidates by status, rounds, the dense reference,
+the cost so far); the job queue in the study's storage says what is running (each job, its worker,
+for how long, and its last heartbeat where the storage keeps one); the best so far is the leader of
+the latest round by score and the candidate with the lowest validation perplexity; the ETA is the
+planned candidate and dense epochs left times the seconds per epoch spent so far (spectra included).
+Nothing is written: a missing SQLite file is not opened (that would create it).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hyperprune.errors import UserError
+from hyperprune.train.progress import clock
+
+
+def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
+    """(running jobs, waiting jobs, a note when the storage cannot be read)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from hyperprune.search.storage import open_storage, sqlite_path
+
+    path = sqlite_path(storage_url) if storage_url.startswith("sqlite") else None
+    if path is not None and not path.is_file():
+        return [], 0, f"no study database at {path} yet"
+    try:
+        storage = open_storage(storage_url)
+        trials = optuna.load_study(study_name=study_name + ".jobs", storage=storage).get_trials(deepcopy=False)
+    except (KeyError, UserError) as exc:
+        return [], 0, f"no job queue readable ({exc})"
+    now = datetime.datetime.now()
+    running = []
+    for t in trials:
+        if t.state != TrialState.RUNNING or "job" not in t.user_attrs:
+            continue
+        beat = t.user_attrs.get("heartbeat")
+        running.append({
+            "job": t.user_attrs["job"],
+            "worker": t.user_attrs.get("worker"),
+            "running_s": (now - t.datetime_start).total_seconds() if t.datetime_start else None,
+            "heartbeat_s_ago": (now.timestamp() - beat) if isinstance(beat, (int, float)) else None,
+        })
+    waiting = sum(1 for t in trials if t.state == TrialState.WAITING and "job" in t.user_attrs)
+    return running, waiting, None
+
+
+def _best(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"winner": None, "round_leader": None, "lowest_valid_ppl": None}
+    if results.get("winner"):
+        w = results["winner"]
+        out["winner"] = {"candidate": w["id"], "valid_ppl": w["valid_ppl"], "test_ppl": w["test_ppl"]}
+    if results.get("rounds"):
+        r = results["rounds"][-1]
+        leader = r["candidates"][0]
+        out["round_leader"] = {"candidate": leader, "round": r["round"], "epoch": r["epoch"],
+                               "score": r["scores"][str(leader)]}
+    lowest = None
+    for c in results.get("candidates", []):
+        valid = {int(e): p for e, p in c.get("valid_ppl_by_epoch", {}).items() if p is not None}
+        if valid:
+            epoch = max(valid)
+            if lowest is None or valid[epoch] < lowest["valid_ppl"]:
+                lowest = {"candidate": c["id"], "epoch": epoch, "valid_ppl": valid[epoch]}
+    out["lowest_valid_ppl"] = lowest
+    return out
+
+
+def search_status(run_dir: Path) -> dict[str, Any]:
+    from hyperprune.config import from_dict
+    from hyperprune.search.config import SearchConfig
+    from hyperprune.search.runner import planned_epochs
+    from hyperprune.train.status import lock_holder
+
+    run_dir = Path(run_dir)
+    results_path = run_dir / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    raw = results.get("config")
+    if raw is None:
+        import yaml
+        raw = yaml.safe_load((run_dir / "search.yaml").read_text())
+    cfg = from_dict(SearchConfig, raw)
+    candidates = results.get("candidates", [])
+    by_status = Counter(c["status"] for c in candidates)
+    dense = results.get("dense") or {}
+    cost = results.get("cost") or {}
+    running, waiting, note = _running_jobs(cfg.storage_url, cfg.study_name)
+    pid = lock_holder(run_dir)
+    complete = results.get("status") == "complete"
+    unique = sum(1 for c in candidates if c["status"] != "duplicate") or cfg.search.n_candidates
+    planned = planned_epochs(cfg, unique) + cfg.final_epochs
+    done = cost.get("epochs_total", 0) + dense.get("epochs", 0)
+    spent = cost.get("train_s", 0.0) + cost.get("spectrum_s", 0.0) + dense.get("train_s", 0.0) + \
+        dense.get("spectrum_s", 0.0)
+    eta = 0.0 if complete else (max(planned - done, 0) * spent / done if done else None)
+    return {
+        "kind": "search",
+        "run_dir": str(run_dir),
+        "study": cfg.study_name,
+        "state": "complete" if complete else ("running" if pid is not None or running else "stopped"),
+        "pid": pid,
+        "strategy": cfg.search.strategy,
+        "candidates": {"total": cfg.search.n_candidates, **dict(sorted(by_status.items()))},
+        "rounds_done": len(results.get("rounds", [])),
+        "dense_epochs": dense.get("epochs", 0),
+        "epochs_done": done,
+        "epochs_planned": planned,
+        "running": running,
+        "waiting": waiting,
+        "storage_note": note,
+        "best": _best(results),
+        "wall_s": cost.get("wall_s"),
+        "eta_s": eta,
+    }
+
+
+def run_status(run_dir: str | Path) -> dict[str, Any]:
+    """The status of a search or training run directory (a UserError for anything else)."""
+    from hyperprune.train.status import train_status
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
+    if (path / "results.json").is_file() or (path / "search.yaml").is_file():
+        return search_status(path)
+    if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
+        return train_status(path)
+    raise UserError(f"'{path}' holds no hyperprune run (no config.yaml, checkpoints/, search.yaml or "
+                    f"results.json); give a train or search run directory")
+
+
+def describe_status(s: dict[str, Any]) -> str:
+    if s["kind"] == "train":
+        from hyperprune.train.status import describe_train_status
+        return describe_train_status(s)
+    counts = s["candidates"]
+    parts = ", ".join(f"{n} {k}" for k, n in counts.items() if k != "total")
+    lines = [f"search '{s['study']}' ({s['strategy']}) in {s['run_dir']}: {s['state']}"
+             + (f" (pid {s['pid']})" if s["pid"] else ""),
+             f"  done     {s['epochs_done']} of {s['epochs_planned']} planned epochs (dense {s['dense_epochs']}); "
+             f"{s['rounds_done']} round(s); candidates: {parts or 'none yet'} of {counts['total']}"]
+    if s["running"]:
+        for job in s["running"]:
+            beat = f", heartbeat {job['heartbeat_s_ago']:.0f} s ago" if job["heartbeat_s_ago"] is not None else ""
+            lines.append(f"  running  {job['job']} on {job['worker']} for {clock(job['running_s'] or 0)}{beat}")
+    else:
+        lines.append("  running  no job" + (f" ({s['storage_note']})" if s["storage_note"] else ""))
+    if s["waiting"]:
+        lines.append(f"  waiting  {s['waiting']} job(s)")
+    best = s["best"]
+    if best["winner"]:
+        w = best["winner"]
+        lines.append(f"  winner   candidate {w['candidate']}: valid ppl {w['valid_ppl']:.2f}, test ppl {w['test_ppl']:.2f}")
+    if best["round_leader"]:
+        r = best["round_leader"]
+        lines.append(f"  leader   candidate {r['candidate']}: score {r['score']:.4g} in round {r['round']} "
+                     f"(epoch {r['epoch']})")
+    if best["lowest_valid_ppl"]:
+        b = best["lowest_valid_ppl"]
+        lines.append(f"  best ppl candidate {b['candidate']}: valid ppl {b['valid_ppl']:.2f} at epoch {b['epoch']}")
+    if s["eta_s"] is not None:
+        lines.append(f"  ETA      {clock(s['eta_s'])}" + (f" (elapsed {clock(s['wall_s'])})" if s["wall_s"] else ""))
+    return "\n".join(lines)

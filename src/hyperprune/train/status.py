@@ -1,0 +1,85 @@
+"""`hyperprune status RUN_DIR` for a training run: epochs done, best so far, running or not, ETA.
+
+Read-only: it reads config.yaml, log.jsonl and summary.json, and probes the run directory's lock
+(a shared, non-blocking flock: it fails while a `train` process holds the lock) without taking it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
+from hyperprune.train.progress import clock
+
+
+def lock_holder(run_dir: Path) -> int | None:
+    """The pid of the hyperprune process writing into `run_dir` now, else None."""
+    from hyperprune.files import LOCK_NAME
+
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        handle = open(path)
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def train_status(run_dir: Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+    epochs = (config.get("train") or {}).get("epochs")
+    log = read_epoch_log(run_dir / LOG_NAME)
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    done = log[-1]["epoch"] if log else 0
+    pid = lock_holder(run_dir)
+    valid = [e for e in log if e.get("valid_ppl") is not None]
+    best = min(valid, key=lambda e: e["valid_ppl"], default=None)
+    finished = summary is not None and epochs is not None and summary.get("epochs", 0) >= epochs
+    seconds = [e["wall_s"] for e in log if e.get("wall_s") is not None]
+    per_epoch = sum(seconds) / len(seconds) if seconds else None
+    left = max((epochs or 0) - done, 0)
+    updated = (run_dir / LOG_NAME).stat().st_mtime if (run_dir / LOG_NAME).exists() else None
+    return {
+        "kind": "train",
+        "run_dir": str(run_dir),
+        "state": "running" if pid is not None else ("complete" if finished else "stopped"),
+        "pid": pid,
+        "epochs_done": done,
+        "epochs": epochs,
+        "last": log[-1] if log else None,
+        "best": {"epoch": best["epoch"], "valid_ppl": best["valid_ppl"]} if best else None,
+        "test_ppl": summary.get("test_ppl") if summary else None,
+        "epoch_s": per_epoch,
+        "eta_s": 0.0 if finished else (left * per_epoch if per_epoch is not None else None),
+        "updated_s_ago": time.time() - updated if updated is not None else None,
+    }
+
+
+def describe_train_status(s: dict[str, Any]) -> str:
+    lines = [f"train run {s['run_dir']}: {s['state']}" + (f" (pid {s['pid']})" if s["pid"] else "")]
+    lines.append(f"  done     {s['epochs_done']} of {s['epochs'] if s['epochs'] is not None else '?'} epochs"
+                 + (f", last update {clock(s['updated_s_ago'])} ago" if s["updated_s_ago"] is not None else ""))
+    if s["last"] is not None:
+        last = s["last"]
+        lines.append(f"  last     epoch {last['epoch']}: valid ppl {last['valid_ppl']:.2f}, lr {last['lr']:.4g}, "
+                     f"{last['tokens_per_s']:.0f} tok/s")
+    if s["best"] is not None:
+        lines.append(f"  best     valid ppl {s['best']['valid_ppl']:.2f} at epoch {s['best']['epoch']}"
+                     + (f"; test ppl {s['test_ppl']:.2f}" if s["test_ppl"] is not None else ""))
+    if s["eta_s"] is not None:
+        lines.append(f"  ETA      {clock(s['eta_s'])}" + (f" ({clock(s['epoch_s'])} per epoch)" if s["epoch_s"] else ""))
+    return "\n".join(lines)
