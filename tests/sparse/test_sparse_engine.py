@@ -231,3 +231,12 @@ def test_clip_norm_counts_pruned_gradients_unless_told_otherwise(over, norm, kep
     buffer = optimizer.state[model.w]["momentum_buffer"]
     torch.testing.assert_close(buffer, torch.tensor([[kept_step[0], kept_step[1]], [0.0, 0.0]]),
                                rtol=0, atol=1e-6)
+
+
+def test_a_checkpoint_with_per_tensor_taus_restarts_the_shared_one(tiny_lm, make_tiny):
+    engine = engine_for(tiny_lm, death="threshold", threshold_init=0.004)
+    state = engine.state_dict()
+    state["death_state"] = {"threshold": {"layers.0.weight_hh": 0.3}}     # the bisecting rule's state
+    other = SparseEngine(make_tiny(), engine.cfg, epochs=5, steps_per_epoch=4, seed=0)
+    other.load_state_dict(state)
+    assert other.death_state == {"threshold": 0.004}

@@ -25,7 +25,8 @@ def test_selfish_rnn_preset():
     ("set", {"init": "ER", "death": "SET", "growth": "random", "redistribution": "none",
                  "death_rate": 0.3, "death_rate_schedule": "constant"}),
     ("rigl", {"init": "ERK", "death": "magnitude", "growth": "gradient", "redistribution": "none",
-                  "death_rate": 0.3, "death_rate_schedule": "cosine", "update_every": 100}),
+                  "death_rate": 0.3, "death_rate_schedule": "cosine", "death_rate_floor": 0.0,
+                  "update_every": 100}),
     ("snfs", {"init": "uniform", "death": "magnitude", "growth": "momentum", "redistribution": "momentum",
                   "death_rate": 0.5, "death_rate_schedule": "cosine", "update_every": 0}),
 ])
@@ -61,3 +62,9 @@ def test_unknown_preset_and_strategy_names_from_yaml_are_one_line_errors():
         from_dict(SparseConfig, {"redistribution": "nonzero"})
     with pytest.raises(UserError, match="sparse.momentum_decay"):
         from_dict(SparseConfig, {"momentum_decay": 1.0})
+    with pytest.raises(UserError, match=r"unknown sparse.clip_norm_over 'pruned'; allowed: all, kept"):
+        from_dict(SparseConfig, {"clip_norm_over": "pruned"})
+    with pytest.raises(UserError, match=r"sparse.threshold_init = 0.0 is out of range"):
+        from_dict(SparseConfig, {"threshold_init": 0.0})
+    with pytest.raises(UserError, match=r"sparse.death_rate_floor = -0.1 is out of range"):
+        from_dict(SparseConfig, {"death_rate_floor": -0.1})

@@ -59,6 +59,7 @@ class SparseConfig:
     growth: str = "random"             # random | gradient | momentum
     redistribution: str = "none"       # none | magnitude | nonzeros | momentum
     death_rate: float = 0.5            # fraction of each tensor's nonzeros removed at an update
+                                       # (threshold death: the count tau is steered towards)
     death_rate_schedule: str = "cosine"  # constant | cosine | linear
     death_rate_floor: float = 0.005    # cosine/linear decay to this (Selfish-RNN's CosineDecay eta_min)
     decay_epochs: int | None = None    # horizon of the death-rate decay; None: the whole run

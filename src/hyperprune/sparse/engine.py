@@ -317,7 +317,11 @@ class SparseEngine:
         self.epoch = int(state["epoch"])
         self.epoch_start_step = int(state["epoch_start_step"])
         self.generator.set_state(state["generator"])
-        self.death_state = {"threshold": self.cfg.threshold_init, **_to_cpu(state["death_state"])}
+        death_state = _to_cpu(state["death_state"])
+        if isinstance(death_state.get("threshold"), dict):
+            # Checkpoints from before the shared tau kept one per tensor; tau restarts.
+            death_state.pop("threshold")
+        self.death_state = {"threshold": self.cfg.threshold_init, **death_state}
         self.signals.load_state_dict(state["signals"])
         self.history = [dict(r) for r in state["history"]]
         self._zero(None)
