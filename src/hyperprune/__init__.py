@@ -1,3 +1,60 @@
-"""hyperprune: find the best pruned variant of a recurrent network by its Lyapunov spectrum."""
+"""hyperprune: find the best pruned variant of a recurrent network by its Lyapunov spectrum.
+
+The Python API (docs/api.md shows each name with a runnable example):
+
+    spectrum(model, probe)                 Lyapunov spectrum of a RecurrentLM, an nn.LSTM/GRU/RNN, or a model holding one
+    distance(name, a, b)                   distance between two spectra ("l2", "l2-topk", "relative", "wasserstein")
+    make_probe(valid_ids, ...)             the fixed token windows every spectrum is measured on
+    dense_reference(dense, probe, ...)     the dense model's spectrum per epoch, cached to a file
+    spectrum_distance(model, dense, ...)   a candidate's distance to the dense spectrum at the same epoch
+    LSHPruner(n_trials, ...)               the paper's synchronous rounds as an Optuna pruner
+    run_search(load_search_config(path))   a whole LSH search, as `hyperprune search` runs it
+    load_results(run_dir)                  a search's results.json
+    sparse_engine(module, sparsity, ...)   masks and their epoch-end update for any nn.Module, your optimiser
+    SparseEngine, SparseConfig, UserError, LyapunovSpectrum, Probe, DenseSpectra
+
+Names are imported on first use, so `import hyperprune` itself loads neither torch nor optuna.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hyperprune.errors import UserError
 
 __version__ = "0.1.0"
+
+# public name -> (module, attribute), imported when first asked for
+_LAZY = {
+    "spectrum": ("hyperprune.lyapunov.torch_modules", "module_spectrum"),
+    "distance": ("hyperprune.lyapunov.distances", "distance"),
+    "make_probe": ("hyperprune.lyapunov.probe", "make_probe"),
+    "Probe": ("hyperprune.lyapunov.probe", "Probe"),
+    "LyapunovSpectrum": ("hyperprune.lyapunov.result", "LyapunovSpectrum"),
+    "dense_reference": ("hyperprune.lyapunov.dense_spectra", "dense_reference"),
+    "spectrum_distance": ("hyperprune.lyapunov.dense_spectra", "spectrum_distance"),
+    "DenseSpectra": ("hyperprune.lyapunov.dense_spectra", "DenseSpectra"),
+    "LSHPruner": ("hyperprune.search.optuna_pruner", "LSHPruner"),
+    "run_search": ("hyperprune.search.runner", "run_search"),
+    "load_search_config": ("hyperprune.search.config", "load_search_config"),
+    "load_results": ("hyperprune.report.search_results", "load_search_results"),
+    "sparse_engine": ("hyperprune.sparse.any_module", "sparse_engine"),
+    "SparseEngine": ("hyperprune.sparse.engine", "SparseEngine"),
+    "SparseConfig": ("hyperprune.sparse.config", "SparseConfig"),
+}
+
+__all__ = ["UserError", "__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hyperprune' has no attribute '{name}'")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value          # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
