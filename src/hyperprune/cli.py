@@ -143,7 +143,7 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.json), json.dumps(result.to_dict(), indent=2) + "\n")
         print(f"wrote {args.json}")
     if args.plot:
-        plot_spectrum(result, args.plot, title=f"{Path(args.checkpoint).name}, epoch {payload['epoch']}")
+        plot_spectrum(result, args.plot, title=f"{Path(args.checkpoint).name}, epoch {payload['epoch']}: {result.convention} convention")
         print(f"wrote {args.plot}")
     return 0
 
@@ -225,8 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("spectrum", help="Lyapunov spectrum of a trained checkpoint: table, JSON and plot")
     p.add_argument("checkpoint", help="a .pt checkpoint or a run directory")
-    p.add_argument("--k", type=int, default=None, help="leading exponents to compute (default: all)")
-    p.add_argument("--convention", default="standard", help="standard | reference (the LSH paper's)")
+    p.add_argument("--k", type=int, default=None,
+                   help="leading exponents to compute (default: all); needs --convention standard, whose "
+                        "random frame finds the leading ones")
+    # The search's convention (lyapunov.convention), so a spectrum printed here is the one it compared.
+    p.add_argument("--convention", default="reference",
+                   help="reference (the LSH paper's and the search's, the default: hidden states, log2) | "
+                        "standard (the whole state, ln, a random frame)")
     p.add_argument("--sequences", type=int, default=2, help="validation windows (default 2, the paper's)")
     p.add_argument("--length", type=int, default=35, help="measured tokens per window (default 35)")
     p.add_argument("--warmup", type=int, default=10, help="warm-up tokens (default 10)")

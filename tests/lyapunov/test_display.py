@@ -18,9 +18,9 @@ def test_report_shows_settings_and_numbers(small_model, token_ids):
     result = model_spectrum(small_model("gru-small"), make_probe(token_ids(), 2, 10, warmup=3),
                             convention="reference")
     text = spectrum_report(result, rows=6)
-    assert "reference convention, analytic tangents, 128 of 128 exponents, log base 2" in text
+    assert "reference convention, analytic tangents, 128 of 128 exponents, in log2 per step, largest first" in text
     assert "2 sequence(s) x 10 measured steps" in text and "J^T products" in text
-    assert f"{float(result.mean[0]):.6f}" in text and "..." in text
+    assert f"{float(result.sorted_mean[0]):.6f}" in text and "..." in text
     assert len(text.splitlines()) < 20
 
 

@@ -170,6 +170,11 @@ def model_spectrum(
     try:
         tangent = _tangent(model, conv.keep, transposed, method, inputs)
         names = _state_names(model)
+        n = tangent.dim(model.init_state(1))
+        if init == "identity" and k is not None and k < n:
+            # e_1 .. e_k span the first k units of layer 0: their exponents are not the leading k.
+            raise UserError(f"k = {k} of {n} exponents with the identity frame: the leading k need init=random; "
+                            f"the paper's reference uses all exponents (leave k out)")
         return lyapunov_spectrum(
             None, model.init_state(probe.n_sequences), inputs, k=k, qr_every=qr_every,
             log_base=conv.log_base if log_base is None else log_base, frame_dtype=frame_dtype,

@@ -91,6 +91,28 @@ class LyapunovSpectrum:
     def all_finite(self) -> bool:
         return bool(self.finite.all())
 
+    # --- largest first (for people) --------------------------------------------------------------
+    # QR order is the order of the initial frame's columns. From a random frame it converges to
+    # descending order; from the reference convention's identity frame it is unit order (layer 0's
+    # units first), so "#1" is not the largest exponent. Distances that follow the paper (its L2 on
+    # the unsorted vectors) read `mean`; anything shown, or called "leading", reads these.
+
+    @property
+    def order(self) -> Tensor:
+        """(k,) indices of the exponents by mean, largest first (NaN last; ties keep QR order)."""
+        key = torch.where(torch.isnan(self.mean), torch.tensor(-math.inf, dtype=torch.float64), self.mean)
+        return torch.sort(key, descending=True, stable=True).indices
+
+    @property
+    def sorted_mean(self) -> Tensor:
+        """(k,) mean exponents, largest first."""
+        return self.mean[self.order]
+
+    @property
+    def is_descending(self) -> bool:
+        """Whether QR order already is largest-first (up to ties)."""
+        return bool(torch.equal(self.order, torch.arange(self.k)))
+
     # --- plain data ------------------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
