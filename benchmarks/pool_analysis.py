@@ -428,15 +428,19 @@ def plot(result: dict, folder: Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    markers = {"full": "s", "random": "D", "asha": "^", "lsh_ls_reference": "o", "lsh_ls_standard_k64": "v",
+               "lsh_valid_ppl": "P"}
     for ax, cost in zip(axes, ("epochs", "seconds")):
         for name, s in result["strategies"].items():
             x, y = s[cost]["mean"], s["regret"]["mean"]
+            marker = next((m for prefix, m in markers.items() if name.startswith(prefix)), "o")
             ax.errorbar(x, y, yerr=[[y - s["regret"]["ci95"][0]], [s["regret"]["ci95"][1] - y]],
-                        xerr=[[x - s[cost]["ci95"][0]], [s[cost]["ci95"][1] - x]], fmt="o", capsize=3)
-            ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                        xerr=[[x - s[cost]["ci95"][0]], [s[cost]["ci95"][1] - x]], fmt=marker, capsize=3,
+                        label=name)
         ax.set_xlabel(f"cost ({cost}, mean over sub-pools)")
-    axes[0].set_ylabel(f"regret (final valid ppl above the sub-pool's best)")
+    axes[0].set_ylabel("regret (final valid ppl above the sub-pool's best)")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"{result['subpools']} random sub-pools of {result['subpool_size']}: mean and 95% CI")
     fig.tight_layout()
     paths.append(folder / "pool_ptb_regret_vs_cost.png")
