@@ -28,6 +28,13 @@ from hyperprune.config import closest, from_dict
 from hyperprune.errors import UserError
 from hyperprune.sparse.config import SparseConfig
 from hyperprune.sparse.engine import SparseEngine
+from hyperprune.sparse.registry import DEATH, GROWTH, INIT, REDISTRIBUTION, SCHEDULE
+
+# A registry loads its strategy modules on first use, which is not safe across threads (a second
+# thread can find it marked loaded but still empty). Load them now, under the import lock, so that
+# engines built in Optuna's worker threads (study.optimize(n_jobs=...)) see every strategy.
+for _registry in (INIT, DEATH, GROWTH, REDISTRIBUTION, SCHEDULE):
+    _registry.names()
 
 GROUPS = ("embedding", "recurrent", "decoder")
 RECURRENT_OWNERS = (nn.RNNBase, nn.RNNCellBase)
