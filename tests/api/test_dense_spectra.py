@@ -121,3 +121,19 @@ def test_mismatches_and_non_finite_spectra_are_one_line_errors(probe):
         broken.rnn.weight_hh_l0.fill_(float("nan"))
     with pytest.warns(RuntimeWarning), pytest.raises(UserError, match="candidate spectrum at epoch 0 is not finite"):
         spectrum_distance(broken, dense, probe, epoch=0)
+
+
+def test_a_user_lstm_holding_our_models_weights_is_at_distance_zero_from_it(probe):
+    from hyperprune.models import ModelConfig, build_model
+    torch.manual_seed(0)
+    ours = build_model(ModelConfig(preset="lstm-tiny", emb_size=16, hidden_size=16, num_layers=1), 40).double()
+    twin = UserLM().double()
+    with torch.no_grad():
+        twin.embed.weight.copy_(ours.embedding.weight)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(twin.rnn, f"{name}_l0").copy_(getattr(ours.layers[0], name))
+    dense = dense_reference([ours], probe)                       # our RecurrentLM as the dense model
+    assert spectrum_distance(twin, dense, probe, epoch=0) == 0.0
+    with torch.no_grad():
+        twin.rnn.weight_hh_l0.mul_(2.0)
+    assert spectrum_distance(twin, dense, probe, epoch=0) > 0.1

@@ -239,3 +239,13 @@ def test_a_diverged_trial_fails_alone_and_the_study_keeps_what_it_stored(world, 
     assert again.trials[0].value == again.trials[1].value == pytest.approx(
         spectrum_distance(template, dense, probe, epoch=0), abs=1e-12)
     assert hyperprune.LSHPruner is LSHPruner
+
+
+def test_in_a_maximize_study_the_highest_values_are_kept():
+    pruner = LSHPruner(n_trials=4, finalists=2)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trials = [study.ask() for _ in range(4)]
+    for trial, value in zip(trials, [0.1, 0.9, 0.5, 0.7]):
+        trial.report(value, 0)
+    assert [t.should_prune() for t in trials] == [True, False, False, False]   # keep 4 // 2 + 1 = 3
+    assert pruner.rounds(study)[0].kept == [1, 3, 2]
