@@ -44,7 +44,7 @@ from hyperprune.data.config import DataConfig
 from hyperprune.lyapunov import distance, make_probe, model_spectrum
 from hyperprune.search.rounds import FAILED, advance
 from hyperprune.train import RunConfig, Trainer
-from hyperprune.train.checkpoint import atomic_write_text
+from hyperprune.files import atomic_write_text
 from hyperprune.train.trainer import TrainingDiverged
 
 REPO = Path(__file__).resolve().parents[1]

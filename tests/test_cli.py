@@ -104,3 +104,89 @@ def test_spectrum_k_beyond_the_state_size_is_one_line(tiny_corpus_dir, tmp_path,
     assert main(["spectrum", str(tmp_path / "run"), "--k", "100000", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "100000" in err
+
+
+@pytest.mark.slow
+def test_two_train_processes_on_one_run_directory(tiny_corpus_dir, tmp_path, capsys):
+    """A real second `hyperprune train` while the first trains: one line, exit 2, first one unharmed."""
+    import subprocess
+    import sys
+    import time
+
+    config = write_config(tmp_path, tiny_corpus_dir)
+    lock = tmp_path / "run" / ".hyperprune.lock"
+    first = subprocess.Popen([sys.executable, "-m", "hyperprune.cli", "train", config, "train.epochs=200"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read() if first.poll() else ""
+            time.sleep(0.05)
+        assert main(["train", config, "train.epochs=200"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"hyperprune: error: another hyperprune process is writing to run directory "
+                       f"'{tmp_path / 'run'}' (lock .hyperprune.lock); wait for it to finish, or give 'train' "
+                       f"another run_dir")
+        assert first.poll() is None                  # the first one is still training
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_checkpoint_without_its_checksum_is_resumed_with_a_warning(tiny_corpus_dir, tmp_path, capsys):
+    config = write_config(tmp_path, tiny_corpus_dir)
+    assert main(["train", config, "train.epochs=1"]) == 0
+    checkpoint = tmp_path / "run" / "checkpoints" / "epoch-0001.pt"
+    checkpoint.with_suffix(".sha256").unlink()                    # copied by hand, say
+    weights = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert main(["train", config, "train.epochs=2"]) == 0
+    captured = capsys.readouterr()
+    assert "resuming" in captured.out
+    assert captured.err.strip() == (f"hyperprune: warning: checkpoint '{checkpoint}' has no epoch-0001.sha256 "
+                                    f"checksum beside it; it loads, so it is used")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 2
+    assert checkpoint.read_bytes() == weights                      # loaded, not retrained over
+
+
+def test_options_among_overrides_and_version(tiny_corpus_dir, tmp_path, capsys):
+    from importlib.metadata import version
+
+    config = write_config(tmp_path, tiny_corpus_dir)
+    assert main(["train", config, "--device", "cpu", "train.epochs=1", "--run-dir", str(tmp_path / "r2"),
+                 "seed=4"]) == 0
+    saved = yaml.safe_load((tmp_path / "r2" / "config.yaml").read_text())
+    assert (saved["seed"], saved["train"]["epochs"], saved["device"]) == (4, 1, "cpu")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hyperprune {version('hyperprune')}"
+    with pytest.raises(SystemExit) as exit_:
+        main(["data", "ptb", "--no-such-option"])
+    assert exit_.value.code == 2
+
+
+def test_every_command_has_examples_and_every_argument_a_help_line():
+    from hyperprune.cli import EXAMPLES, build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, command in {"hyperprune": parser, **commands}.items():
+        text = command.format_help()
+        examples = text.split("examples:\n", 1)[1].rstrip("\n").splitlines()
+        assert 2 <= len(examples) <= 3 and examples == [f"  {e}" for e in EXAMPLES[name]], name
+        for action in command._actions:
+            assert action.help, f"{name}: {action.dest} has no help line"
+
+
+def test_a_search_without_a_winner_exits_non_zero(monkeypatch, tmp_path, capsys):
+    import hyperprune.search
+
+    config = tmp_path / "s.yaml"
+    config.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "run"), "sparse": {"sparsity": 0.5}}))
+    monkeypatch.setattr(hyperprune.search, "run_search",
+                        lambda cfg, **kw: {"status": "complete", "winner": None})
+    assert main(["search", str(config)]) == 1
+    assert capsys.readouterr().err.strip() == (f"hyperprune: error: the search has no winner: every candidate "
+                                               f"failed; see {tmp_path / 'run' / 'results.json'}")

@@ -19,8 +19,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None,
-                        help="folder holding ptb/, wikitext-2/, tinyshakespeare/ (else $HYPERPRUNE_DATA, "
-                             "~/.cache/hyperprune, then download)")
+                        help="folder holding ptb/, wikitext-2/, tinyshakespeare/; it must hold the corpus "
+                             "(without it: $HYPERPRUNE_DATA, ~/.cache/hyperprune, then download)")
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -66,7 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.config import to_dict
     from hyperprune.train import Trainer, write_summary
     from hyperprune.train.banner import train_banner
-    from hyperprune.train.checkpoint import atomic_write_text, writable_run_dir
+    from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
+    from hyperprune.train import TrainingDiverged
     import yaml
 
     cfg = _run_config(args.config, args.overrides, args)
@@ -82,11 +83,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             run_dir = writable_run_dir(cfg.run_dir)
             start = time.perf_counter()
-            trainer = Trainer(cfg, run_dir, progress_every=args.progress_every / 100)
-            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
-            print(train_banner(trainer), flush=True)
-            trainer.train()
-            result = write_summary(trainer, time.perf_counter() - start)
+            with run_dir_lock(run_dir, "train"):             # one process per run directory, as search
+                trainer = Trainer(cfg, run_dir, progress_every=args.progress_every / 100)
+                atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
+                print(train_banner(trainer), flush=True)
+                try:
+                    trainer.train()
+                except TrainingDiverged as exc:
+                    kept = f"checkpoints up to epoch {trainer.epoch} are kept" if trainer.epoch else "nothing was saved"
+                    raise UserError(f"training diverged: {exc}; lower train.lr (now {trainer.lr:g}) or set "
+                                    f"train.clip; {kept}") from None
+                result = write_summary(trainer, time.perf_counter() - start)
             print(f"valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f} | "
                   f"{result['params_nonzero']:,}/{result['params_total']:,} nonzero parameters | "
                   f"summary: {run_dir / 'summary.json'}")
@@ -96,8 +103,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import math
     from hyperprune.data import batchify
+    from hyperprune.perplexity import perplexity
     from hyperprune.train import evaluate_loss, resolve_device
 
     device = resolve_device(args.device)
@@ -105,7 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = {"checkpoint": str(args.checkpoint), "epoch": payload["epoch"]}
     for split in ("valid", "test"):
         data = batchify(getattr(corpus, split), cfg.train.eval_batch_size).to(device)
-        result[f"{split}_ppl"] = math.exp(evaluate_loss(model, data, cfg.train.bptt))
+        result[f"{split}_ppl"] = perplexity(evaluate_loss(model, data, cfg.train.bptt), split)
     if args.json:
         print(json.dumps(result))
     else:
@@ -121,17 +128,30 @@ def _trained_with_corpus(args: argparse.Namespace, device):
     path = Path(args.checkpoint)
     if not path.exists():
         raise UserError(f"checkpoint '{path}' does not exist; give a .pt file or a run directory")
+    searched = any((path / name).is_file() for name in ("search.yaml", "results.json"))
+    if path.is_dir() and not (path / "checkpoints").is_dir() and searched:
+        winner = path / "winner"
+        when = "" if winner.is_dir() else " (it appears when the search has finished)"
+        raise UserError(f"'{path}' is a search's run directory, which holds many models; its winner is in "
+                        f"'{winner}'{when}: hyperprune {args.command} {winner}")
     cfg, model, payload = load_trained(path, device)
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
-    return cfg, model, payload, load_corpus(cfg.data)
+    corpus = load_corpus(cfg.data)
+    if len(corpus.vocab) != payload["vocab_size"]:
+        raise UserError(f"checkpoint '{path}' was trained on a vocabulary of {payload['vocab_size']:,} words, "
+                        f"but the corpus read now has {len(corpus.vocab):,}; give the --data-dir it was trained on")
+    return cfg, model, payload, corpus
 
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
     from hyperprune.lyapunov import make_probe, model_spectrum, plot_spectrum, spectrum_report
+    from hyperprune.files import atomic_write_text, writable_output
     from hyperprune.train import resolve_device
-    from hyperprune.train.checkpoint import atomic_write_text
 
+    for option, target in (("--json", args.json), ("--plot", args.plot)):
+        if target:
+            writable_output(target, option)      # before minutes of work, not after
     device = resolve_device(args.device)
     cfg, model, payload, corpus = _trained_with_corpus(args, device)
     probe = make_probe(corpus.valid, n_sequences=args.sequences, length=args.length, seed=args.seed,
@@ -171,6 +191,10 @@ def cmd_search(args: argparse.Namespace) -> int:
             results = run_search(cfg, device=args.device, verbose=not args.quiet)
     if args.json:
         print(json.dumps(results))
+    if results.get("status") == "complete" and results.get("winner") is None:
+        print(f"hyperprune: error: the search has no winner: every candidate failed; see "
+              f"{Path(cfg.run_dir) / 'results.json'}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -191,19 +215,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hyperprune",
-                                     description="Lyapunov-spectrum-based hyperpruning of recurrent networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
+                                     description="Lyapunov-spectrum-based hyperpruning of recurrent networks.",
+                                     epilog=_epilog("hyperprune"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the installed version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="what to do; 'hyperprune COMMAND --help' explains each")
 
     p = sub.add_parser("data", help="load a corpus and print its token and vocabulary counts")
     p.add_argument("name", help="ptb | wikitext-2 | tinyshakespeare | custom")
     p.add_argument("--path", help="folder with train.txt, valid.txt, test.txt (for custom data)")
-    p.add_argument("--level", choices=["word", "char"])
+    p.add_argument("--level", choices=["word", "char"], help="tokens are words or characters (default: the corpus's)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_data_dir(p)
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("train", help="train one model from a YAML config (resumes an existing run directory)")
-    p.add_argument("config")
+    p.add_argument("config", help="YAML run config: data, model, train, sparse, seed, device, run_dir")
     p.add_argument("overrides", nargs="*", help="dotted key=value settings, e.g. train.epochs=3")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the config's, auto)")
     p.add_argument("--run-dir", help="where checkpoints and summary.json go")
@@ -217,9 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="validation and test perplexity of a checkpoint or run directory")
-    p.add_argument("checkpoint")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("checkpoint", help="a .pt checkpoint or a run directory (its newest checkpoint)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -236,10 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, default=35, help="measured tokens per window (default 35)")
     p.add_argument("--warmup", type=int, default=10, help="warm-up tokens (default 10)")
     p.add_argument("--probe", default="first", help="first | random windows of the validation split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random probe windows (default 0)")
     p.add_argument("--json", help="write the full result (exponents and every setting) here")
     p.add_argument("--plot", help="write a PNG plot of the spectrum here")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_spectrum)
 
@@ -249,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("search", help="run or resume a hyperpruning search (re-run the same command to resume)")
-    p.add_argument("config")
+    p.add_argument("config", help="YAML search config: the run sections plus search and lyapunov")
     p.add_argument("overrides", nargs="*", help="dotted key=value settings, e.g. search.n_candidates=8")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the config's, auto)")
     p.add_argument("--run-dir", help="where results.json, the study and the checkpoints go")
@@ -272,20 +300,100 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the search config's)")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(func=cmd_worker)
+
+    for name, command in sub.choices.items():
+        command.epilog = _epilog(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+# Shown at the end of each command's --help: what a new user most likely wants to type.
+EXAMPLES = {
+    "hyperprune": ["hyperprune train configs/quick-ptb.yaml train.epochs=3",
+                   "hyperprune search configs/demo.yaml",
+                   "hyperprune COMMAND --help"],
+    "data": ["hyperprune data ptb",
+             "hyperprune data custom --path corpora/mine --level char --json"],
+    "train": ["hyperprune train configs/quick-ptb.yaml",
+              "hyperprune train configs/quick-ptb.yaml train.epochs=3 sparse.sparsity=0.67 --device cpu",
+              "hyperprune train configs/lstm-small-ptb.yaml --run-dir runs/small   # re-run to resume"],
+    "evaluate": ["hyperprune evaluate runs/small",
+                 "hyperprune evaluate runs/demo/winner --json",
+                 "hyperprune evaluate runs/small/checkpoints/epoch-0003.pt --device cpu"],
+    "spectrum": ["hyperprune spectrum runs/small --convention standard --k 10",
+                 "hyperprune spectrum runs/demo/winner --convention reference --json ls.json --plot ls.png"],
+    "report": ["hyperprune report runs/demo",
+               "hyperprune report runs/demo --out /tmp/demo-report"],
+    "search": ["hyperprune search configs/demo.yaml",
+               "hyperprune search configs/demo.yaml search.metric=loss run_dir=runs/demo-loss",
+               "hyperprune search configs/demo.yaml --device cuda search.n_candidates=16"],
+    "status": ["hyperprune status runs/demo",
+               "hyperprune status runs/small --json"],
+    "worker": ["hyperprune worker --storage postgresql://hp@db-host/hyperprune --study lstm-medium-ptb",
+               "hyperprune worker --storage journal:///shared/runs/demo/study.log --study demo --device cuda:1"],
+}
+
+
+def _epilog(command: str) -> str | None:
+    lines = EXAMPLES.get(command)
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines) if lines else None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"hyperprune: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("hyperprune: interrupted; checkpoints written so far are kept", file=sys.stderr)
-        return 130
+        return version("hyperprune")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """argparse hands `overrides` only the key=value words before the first option; the words after
+    one (`search cfg.yaml --device cpu a=b`) come back unrecognised and are overrides too."""
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        if not isinstance(getattr(args, "overrides", None), list) or any(word.startswith("-") for word in rest):
+            parser.parse_args(argv)          # argparse's own one-line usage error, exit 2
+        args.overrides += rest
+    return args
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the user reads it: one line, without the source path and code line Python adds."""
+    print(f"hyperprune: warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (`hyperprune ... | head`) the interpreter's final flush would fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # stdout without a file descriptor (captured)
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    parser = build_parser()
+    args = _parse(parser, argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            code = args.func(args)
+            sys.stdout.flush()                   # a closed pipe shows here, not at interpreter exit
+            return code
+        except UserError as exc:
+            print(f"hyperprune: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except BrokenPipeError:
+            _silence_stdout()
+            print("hyperprune: error: the output pipe was closed before all output was written "
+                  "(e.g. by head)", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("hyperprune: interrupted; checkpoints written so far are kept", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

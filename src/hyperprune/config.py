@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -110,14 +111,20 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool):
             raise UserError(f"{where}: expected a number, got {value!r}")
+        number = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise UserError(f"{where}: expected a number, got {value!r}")
+        if number is None:
+            raise UserError(f"{where}: expected a number, got {value!r}")
+        # NaN passes every range check (all comparisons are false) and inf passes open-ended ones.
+        if not math.isfinite(number):
+            raise UserError(f"{where} = {number} is not a finite number; give a finite value")
+        return number
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -180,6 +187,24 @@ def parse_overrides(pairs: typing.Sequence[str]) -> dict:
     return nested
 
 
+def differences(old: Any, new: Any, may_change: typing.Collection[str] = (),
+                where: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) of every setting that differs between two plain config
+    trees, skipping the keys in `may_change` (and everything under them).
+
+    >>> differences({"train": {"lr": 1, "epochs": 2}}, {"train": {"lr": 5, "epochs": 3}}, {"train.epochs"})
+    [('train.lr', 1, 5)]
+    """
+    if where in may_change:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            out += differences(old.get(key), new.get(key), may_change, f"{where}.{key}" if where else str(key))
+        return out
+    return [] if old == new else [(where, old, new)]
+
+
 def merge(base: dict, extra: dict) -> dict:
     """Deep-merge `extra` into a copy of `base` (extra wins)."""
     out = dict(base)
@@ -191,8 +216,35 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
+class _DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error: by default the
+    second silently replaces the first, so a second `train:` section would drop the first."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":   # `<<: *anchor` may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:           # an unhashable key: the base class explains it
+                    break
+                if first is not key_node.start_mark:
+                    raise _DuplicateKey(problem=f"key '{key}' appears twice (lines {first.line + 1} and "
+                                                f"{key_node.start_mark.line + 1})",
+                                        problem_mark=key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path) -> dict:
-    """A YAML mapping from `path`, or a one-line UserError."""
+    """A YAML mapping from `path`, or a one-line UserError (also for an empty file and a key given
+    twice, which plain PyYAML accepts)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file '{path}' does not exist")
@@ -201,14 +253,17 @@ def read_yaml(path: str | Path) -> dict:
     except UnicodeDecodeError:
         raise UserError(f"config file '{path}' is not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
+    except _DuplicateKey as exc:
+        raise UserError(f"config file '{path}': {exc.problem}; keep one and merge the settings") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise UserError(f"config file '{path}' is not valid YAML{at}: {problem}") from None
     if data is None:
-        return {}
+        raise UserError(f"config file '{path}' is empty; it needs at least a data and a model section "
+                        f"(see configs/quick-ptb.yaml)")
     if not isinstance(data, dict):
         raise UserError(f"config file '{path}' must hold a mapping of settings, got {type(data).__name__}")
     return data

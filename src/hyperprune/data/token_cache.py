@@ -9,14 +9,13 @@ Entries are written atomically; an unreadable entry counts as a miss and is rewr
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from hyperprune.data.location import cache_root
 from hyperprune.data.vocabulary import Vocabulary
+from hyperprune.files import atomic_file
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
@@ -49,16 +48,7 @@ def read_entry(path: Path) -> tuple[Vocabulary, dict[str, torch.Tensor]] | None:
 def write_entry(path: Path, vocab: Vocabulary, ids: dict[str, torch.Tensor]) -> None:
     """Best effort: a read-only or full disk costs speed next time, never the run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError:
-        return
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_file(path) as out:
             torch.save({"format": FORMAT_VERSION, "itos": vocab.itos, **ids}, out)
-        os.replace(tmp, path)
     except OSError:
         pass
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -39,13 +39,13 @@ from torch import Tensor, nn
 
 from hyperprune.config import check_choice
 from hyperprune.errors import UserError
+from hyperprune.files import atomic_write_text
 from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.distances import DISTANCES, distance as spectra_distance
 from hyperprune.lyapunov.probe import Probe
 from hyperprune.lyapunov.result import LyapunovSpectrum
 from hyperprune.lyapunov.torch_modules import as_probe, find_embedding, find_rnn, module_spectrum
 from hyperprune.models.base import RecurrentLM
-from hyperprune.train.checkpoint import atomic_write_text
 
 # Settings that change the numbers, so belong to the reference's identity (method does not: the
 # analytic and autograd tangents agree to rounding).

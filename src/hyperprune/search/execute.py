@@ -18,6 +18,7 @@ import torch
 from hyperprune.config import to_dict
 from hyperprune.data import Corpus, load_corpus
 from hyperprune.errors import UserError
+from hyperprune.files import atomic_write_text
 from hyperprune.lyapunov import distance
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.proposals import Proposal
@@ -25,7 +26,7 @@ from hyperprune.search.reference import DenseReference, build_probe, measure, sp
 from hyperprune.search.schedule import asha_rungs, compare_epochs
 from hyperprune.search.space import SearchSpace
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
-from hyperprune.train.checkpoint import atomic_write_text, checkpoint_path
+from hyperprune.train.checkpoint import checkpoint_path
 
 
 class JobFailed(Exception):

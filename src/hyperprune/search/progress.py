@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from hyperprune import __version__
+from hyperprune.files import atomic_write_text
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.rounds import Round, planned_sizes, round_epochs
 from hyperprune.train.banner import data_line, device_line, format_banner, model_line, sparsity_line
-from hyperprune.train.checkpoint import atomic_write_text
 
 LOG_NAME = "log.jsonl"
 

@@ -24,7 +24,7 @@ from hyperprune.errors import UserError
 from hyperprune.lyapunov import LyapunovSpectrum, Probe, make_probe, model_spectrum
 from hyperprune.sparse.config import SparseConfig
 from hyperprune.train import RunConfig, Trainer
-from hyperprune.train.checkpoint import atomic_write_text
+from hyperprune.files import atomic_write_text
 from hyperprune.train.trainer import resolve_run_config
 
 

@@ -29,7 +29,7 @@ import yaml
 from hyperprune.config import to_dict
 from hyperprune.search.jobs import JobRecord
 from hyperprune.search.schedule import Plan
-from hyperprune.train.checkpoint import atomic_write_text
+from hyperprune.files import atomic_write_text
 
 
 def _clean(value: Any) -> Any:

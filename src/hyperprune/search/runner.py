@@ -16,8 +16,9 @@ import optuna
 import torch
 import yaml
 
-from hyperprune.config import from_dict, to_dict
+from hyperprune.config import differences, from_dict, to_dict
 from hyperprune.errors import UserError
+from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
 from hyperprune.search import dashboard, schedule
 from hyperprune.search.asha import proposals_of
 from hyperprune.search.config import SearchConfig, resolved_paths
@@ -31,7 +32,6 @@ from hyperprune.search.results import build_results, export_winner, write_result
 from hyperprune.search.rounds import planned_sizes
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
 from hyperprune.train.progress import clock as _clock
-from hyperprune.train.checkpoint import atomic_write_text, writable_run_dir
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
@@ -252,9 +252,9 @@ def _open_study(cfg: SearchConfig, storage) -> None:
         retrying(lambda: study.set_user_attr(CONFIG_ATTR, stored_cfg))
         retrying(lambda: study.set_user_attr("hyperprune_format", FORMAT))
         return
-    differences = _differences(held, stored_cfg)
-    if differences:
-        shown = ", ".join(differences[:4]) + (", ..." if len(differences) > 4 else "")
+    changed = [key for key, _, _ in differences(held, stored_cfg, OPERATIONAL)]
+    if changed:
+        shown = ", ".join(changed[:4]) + (", ..." if len(changed) > 4 else "")
         raise UserError(f"study '{name}' in {redact(cfg.storage_url)} holds a search with other settings "
                         f"({shown}); resume it with the same config, or start a new one with another "
                         f"run_dir or search.study_name")
@@ -264,17 +264,6 @@ def _open_study(cfg: SearchConfig, storage) -> None:
 OPERATIONAL = {"device", "data.data_dir", "search.threads"}
 
 
-def _differences(a: Any, b: Any, where: str = "") -> list[str]:
-    if where in OPERATIONAL:
-        return []
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b), key=str):
-            out += _differences(a.get(key), b.get(key), f"{where}.{key}" if where else str(key))
-        return out
-    return [] if a == b else [where]
-
-
 def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True) -> dict[str, Any]:
     """Run (or resume) the search `cfg` describes; returns the contents of results.json."""
     cfg = resolved_paths(cfg)
@@ -282,8 +271,13 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     check_k(cfg)
     bench = Workbench(cfg, device)
     bench.probe                                   # reads the corpus: bad data fails before anything is stored
+    dir_lock = run_dir_lock(run_dir, "search").acquire()   # the same lock `train` takes
     lock = SingleProcessLock(cfg.storage_url)
-    lock.acquire()
+    try:
+        lock.acquire()
+    except BaseException:
+        dir_lock.release()
+        raise
     threads = torch.get_num_threads()
     try:
         storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
@@ -305,6 +299,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     finally:
         torch.set_num_threads(threads)
         lock.release()
+        dir_lock.release()
 
 
 def load_study_config(storage, study_name: str) -> SearchConfig:

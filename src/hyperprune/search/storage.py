@@ -7,9 +7,7 @@ file system; heartbeats carry the workers' clocks, so keep them in sync).
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import random
 import re
 import time
@@ -20,6 +18,7 @@ from typing import Any, Callable, TypeVar
 import optuna
 
 from hyperprune.errors import UserError
+from hyperprune.files import ProcessLock
 
 T = TypeVar("T")
 
@@ -160,40 +159,21 @@ def with_retries(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-class SingleProcessLock:
+class SingleProcessLock(ProcessLock):
     """SQLite storage is for one process: a second search on the same file gets a clear message.
 
-    An advisory lock on `<db>.lock`, released by the kernel when the holder dies (even by SIGKILL).
+    The lock `hyperprune.files` gives every run directory, here on `<db>.lock`; other storages take none.
     """
 
     def __init__(self, url: str):
-        self.path = sqlite_path(url)
-        self._handle = None
+        db = sqlite_path(url)
+        self.db = db
+        super().__init__(db.with_name(db.name + ".lock") if db is not None else Path(),
+                         f"another hyperprune process is using the SQLite storage '{db}'; SQLite takes "
+                         f"one process at a time: wait for it to finish, or use postgresql:// (or mysql://, "
+                         f"journal:///) and 'hyperprune worker' for several workers")
 
-    def acquire(self) -> None:
-        if self.path is None:
-            return
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(lock_path, "a+")
-        except OSError as exc:
-            raise UserError(f"cannot create '{lock_path}': {exc.strerror}; choose a writable run_dir") from None
-        try:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._handle.close()
-            self._handle = None
-            raise UserError(f"another hyperprune process is using the SQLite storage '{self.path}'; SQLite takes "
-                            f"one process at a time: wait for it to finish, or use postgresql:// (or mysql://, "
-                            f"journal:///) and 'hyperprune worker' for several workers") from None
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(f"{os.getpid()}\n")
-        self._handle.flush()
-
-    def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+    def acquire(self) -> "SingleProcessLock":
+        if self.db is not None:
+            super().acquire()
+        return self

@@ -1,62 +1,34 @@
 """Checkpoints that survive a crash: atomic writes, a checksum beside each, newest good one wins.
 
-Layout in a checkpoint directory: `epoch-0003.pt` and `epoch-0003.sha256`. A checkpoint counts only
-when its checksum file exists and matches, so a file truncated by a crash (or corrupted on disk)
-is skipped and the previous good checkpoint is used instead.
+Layout in a checkpoint directory: `epoch-0003.pt` and `epoch-0003.sha256`. A checkpoint whose
+checksum does not match (corrupted on disk) is skipped and the previous good one is used. A
+checkpoint without its checksum (copied by hand, or from a crash between the two atomic writes) is
+loaded with a warning when it unpickles to a checkpoint; it is never retrained over silently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from hyperprune.errors import UserError
+from hyperprune.files import atomic_write_bytes, atomic_write_text
+
 _NAME = re.compile(r"^epoch-(\d+)\.pt$")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results and checkpoints are meant to be shared
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+class CorruptCheckpoint(UserError):
+    """A checkpoint file that cannot be used: checksum mismatch, or not a checkpoint at all."""
 
-
-def writable_run_dir(path: str | Path) -> Path:
-    """Create `path` if needed and prove it is writable now, before any work is done in it."""
-    from hyperprune.errors import UserError
-
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"run directory '{path}' is not writable ({exc.strerror}); "
-                        f"choose another with run_dir=PATH") from None
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason                 # the short why, for a warning that names the file itself
 
 
 def checkpoint_path(directory: Path, epoch: int) -> Path:
@@ -70,7 +42,8 @@ def save_checkpoint(directory: Path, epoch: int, payload: dict[str, Any], keep: 
     data = buffer.getvalue()
     path = checkpoint_path(directory, epoch)
     atomic_write_bytes(path, data)
-    # The checksum is written last: a checkpoint without it is incomplete by definition.
+    # The checksum is written last. Both writes are atomic, so a crash between them leaves a complete
+    # checkpoint without its checksum, which loading accepts with a warning.
     atomic_write_text(path.with_suffix(".sha256"), hashlib.sha256(data).hexdigest() + "\n")
     for old_epoch, old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
@@ -91,32 +64,75 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def verify(path: Path) -> bytes | None:
-    """The file's bytes when its checksum file matches, else None."""
-    path = Path(path)
-    digest_file = path.with_suffix(".sha256")
+def _unpickle(path: Path, data: bytes, map_location) -> dict[str, Any]:
     try:
-        expected = digest_file.read_text().strip()
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return data if hashlib.sha256(data).hexdigest() == expected else None
+        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+        reason = f"it does not load: {type(exc).__name__}: {str(exc)[:120]}"
+        raise CorruptCheckpoint(f"'{path}' is not a hyperprune checkpoint ({reason})", reason) from None
+    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+        reason = "no model and config inside"
+        raise CorruptCheckpoint(f"'{path}' is not a hyperprune checkpoint ({reason})", reason)
+    return payload
 
 
 def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load one checkpoint; a bad checksum is an error here (the caller named this file)."""
-    data = verify(path)
-    if data is None:
-        raise ValueError(f"checkpoint '{path}' is corrupt or incomplete (checksum mismatch or missing)")
-    return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+    """Load one checkpoint, verified against its `.sha256` when there is one.
+
+    Raises CorruptCheckpoint (a one-line UserError) for a checksum mismatch or a file that is not a
+    checkpoint; warns when the checksum file is missing but the checkpoint loads.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorruptCheckpoint(f"cannot read checkpoint '{path}' ({exc.strerror})", exc.strerror) from None
+    digest_file = path.with_suffix(".sha256")
+    try:
+        expected = digest_file.read_text().strip()
+    except OSError:
+        expected = None
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        reason = f"its sha256 does not match {digest_file.name}"
+        raise CorruptCheckpoint(f"checkpoint '{path}' is corrupt or incomplete: {reason}", reason)
+    payload = _unpickle(path, data, map_location)
+    if expected is None:
+        warnings.warn(f"checkpoint '{path}' has no {digest_file.name} checksum beside it; "
+                      f"it loads, so it is used", stacklevel=2)
+    return payload
 
 
 def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """The newest checkpoint whose checksum matches; corrupt ones are skipped with a warning."""
-    for epoch, path in reversed(list_checkpoints(directory)):
-        data = verify(path)
-        if data is None:
-            warnings.warn(f"skipping corrupt or incomplete checkpoint {path}; using the previous one")
+    """The newest usable checkpoint in `directory`, or None when it holds none at all.
+
+    Corrupt ones are skipped with a warning naming the one used instead; when every checkpoint is
+    corrupt this raises a one-line UserError naming them, since retraining would overwrite them.
+    """
+    found = list_checkpoints(directory)
+    bad: list[tuple[Path, str]] = []
+    for _, path in reversed(found):
+        try:
+            payload = read_checkpoint(path, map_location)
+        except CorruptCheckpoint as exc:
+            bad.append((path, exc.reason))
             continue
-        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+        for skipped, why in bad:
+            warnings.warn(f"skipping corrupt or incomplete checkpoint {skipped} ({why}); using {path.name}, "
+                          f"the newest good one", stacklevel=2)
+        return payload
+    if bad:
+        names = ", ".join(p.name for p, _ in bad)
+        raise UserError(f"every checkpoint in '{directory}' is corrupt ({names}); nothing was overwritten: "
+                        f"restore them, or delete them to start this run again from scratch")
     return None
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, Any], path: str | Path) -> None:
+    """`model.load_state_dict(state)`, with a size or name mismatch as one line naming the checkpoint."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        # torch lists every mismatch on its own line; the first one says what kind of mismatch it is.
+        lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise UserError(f"checkpoint '{path}' does not fit the model its config describes: {lines[0]}{more}") from None

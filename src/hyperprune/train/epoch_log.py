@@ -17,7 +17,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-from hyperprune.train.checkpoint import atomic_write_text
+from hyperprune.files import atomic_write_text
+from hyperprune.perplexity import perplexity
 
 LOG_NAME = "log.jsonl"
 
@@ -28,7 +29,7 @@ def _finite(value: Any) -> Any:
 
 def epoch_entry(record) -> dict[str, Any]:
     entry = dict(vars(record))
-    entry["train_ppl"] = math.exp(record.train_loss) if record.train_loss < 700 else math.inf
+    entry["train_ppl"] = perplexity(record.train_loss)
     entry["valid_ppl"] = record.valid_ppl
     return {key: _finite(value) for key, value in entry.items()}
 

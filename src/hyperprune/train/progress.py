@@ -16,16 +16,13 @@ import sys
 import time
 from typing import Callable
 
+from hyperprune.perplexity import perplexity
+
 
 def clock(seconds: float) -> str:
     """h:mm:ss."""
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def perplexity(loss: float) -> float:
-    """exp(loss), inf instead of an overflow or a 300-digit number."""
-    return math.exp(loss) if loss < 700.0 else math.inf
 
 
 class EpochProgress:
@@ -108,5 +105,6 @@ class TrainingConsole:
     def epoch_done(self, record) -> None:
         if self.verbose:
             print(f"{self.label}epoch {record.epoch:3d} | lr {record.lr:.4g} | train ppl "
-                  f"{perplexity(record.train_loss):9.2f} | valid ppl {record.valid_ppl:9.2f} | "
+                  f"{perplexity(record.train_loss, 'train'):9.2f} | valid ppl "
+                  f"{perplexity(record.valid_loss, 'valid'):9.2f} | "
                   f"{record.tokens_per_s:8.0f} tok/s | {record.wall_s:6.1f} s", flush=True)

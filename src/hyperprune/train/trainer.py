@@ -27,9 +27,12 @@ from hyperprune.data import Corpus, batchify, get_batch, load_corpus
 from hyperprune.models import build_model, detach_state, resolve_model_config
 from hyperprune.sparse import PRESET_TRAIN_OVERRIDES, SparseEngine, resolve_sparse_config, sparsity_summary
 from hyperprune.train import asgd
-from hyperprune.train.checkpoint import atomic_write_text, load_latest, read_checkpoint, save_checkpoint
+from hyperprune.files import atomic_write_text
+from hyperprune.perplexity import perplexity
+from hyperprune.train.checkpoint import load_latest, load_weights, read_checkpoint, save_checkpoint
 from hyperprune.train.config import RunConfig, TrainConfig
 from hyperprune.train.device import resolve_device
+from hyperprune.train.resume import check_resume
 from hyperprune.train.epoch_log import write_epoch_log
 from hyperprune.train.progress import TrainingConsole
 
@@ -53,7 +56,7 @@ class EpochRecord:
 
     @property
     def valid_ppl(self) -> float:
-        return math.exp(min(self.valid_loss, 700.0))
+        return perplexity(self.valid_loss)
 
 
 def resolve_run_config(cfg: RunConfig) -> RunConfig:
@@ -136,6 +139,7 @@ class Trainer:
 
         payload = load_latest(self.checkpoint_dir, map_location=self.device)
         if payload is not None:
+            check_resume(payload["config"], self.cfg, self.run_dir)
             self._restore(payload)
         elif self.sparse is not None:
             self.sparse.apply()
@@ -278,8 +282,8 @@ class Trainer:
         return evaluate_loss(self.model, data, self.cfg.train.bptt, self.optimizer)
 
     def evaluate(self, split: str = "valid") -> float:
-        """Perplexity over a whole split."""
-        return math.exp(min(self.evaluate_loss(split), 700.0))
+        """Perplexity over a whole split (inf, with a warning, for a diverged model)."""
+        return perplexity(self.evaluate_loss(split), split)
 
     def evaluation_weights(self):
         """Context manager: the weights evaluation uses (ASGD averages once averaging started)."""
@@ -310,7 +314,7 @@ class Trainer:
         return save_checkpoint(self.checkpoint_dir, self.epoch, self.state_dict())
 
     def _restore(self, payload: dict[str, Any]) -> None:
-        self.model.load_state_dict(payload["model"])
+        load_weights(self.model, payload["model"], self.checkpoint_dir)
         self.epoch = payload["epoch"]
         self.step = payload["step"]
         self.lr = payload["lr"]
@@ -390,7 +394,7 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu", averaged:
         payload = read_checkpoint(path, map_location=device)
     cfg = from_dict(RunConfig, payload["config"])
     model = build_model(cfg.model, payload["vocab_size"]).to(device)
-    model.load_state_dict(payload["model"])
+    load_weights(model, payload["model"], path)
     if averaged and payload.get("averaging"):
         optimizer = asgd.make_asgd(model.parameters(), payload["lr"], cfg.train.weight_decay)
         optimizer.load_state_dict(payload["optimizer"])
