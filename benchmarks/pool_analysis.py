@@ -472,6 +472,7 @@ def analyse(records: list[dict], n_subpools: int = 1000, n_boot: int = N_BOOT) -
               "final_epoch": pool.final_epoch, "subpool_size": min(SUBPOOL, len(pool.candidates)),
               "subpools": n_subpools,
               "pool_finals": {f"c{r['candidate']:02d}": _number(r["final"]["valid_ppl"]) for r in pool.candidates},
+              "pool_finals_test": {f"c{r['candidate']:02d}": _number(r["final"]["test_ppl"]) for r in pool.candidates},
               "seed_noise": seed_noise(records), "correlations": {}, "strategies": {}}
     if len(pool.candidates) >= 3 and pool.final_epoch >= 2:
         result["correlations"] = correlations_by_epoch(pool, n_boot)
@@ -486,8 +487,10 @@ def report(result: dict) -> str:
     if result["dense"]:
         lines.append(f"dense: valid {result['dense']['valid_ppl']:.2f}, test {result['dense']['test_ppl']:.2f}")
     if result["pool_finals"]:
-        v = sorted(result["pool_finals"].values())
-        lines.append(f"candidates' final valid ppl: best {v[0]:.2f}, median {np.median(v):.2f}, worst {v[-1]:.2f}")
+        for split, finals in (("valid", result["pool_finals"]), ("test", result["pool_finals_test"])):
+            v = sorted(finals.values())
+            lines.append(f"candidates' final {split} ppl: best {v[0]:.2f}, median {np.median(v):.2f}, "
+                         f"worst {v[-1]:.2f}")
     for key, s in result["seed_noise"].items():
         lines.append(f"seed noise {key}: sd {s['sd']:.2f}, range {s['range']:.2f} over seeds {', '.join(s['by_seed'])}")
     for name, by_epoch in result["correlations"].items():
