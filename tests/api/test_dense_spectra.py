@@ -137,3 +137,17 @@ def test_a_user_lstm_holding_our_models_weights_is_at_distance_zero_from_it(prob
     with torch.no_grad():
         twin.rnn.weight_hh_l0.mul_(2.0)
     assert spectrum_distance(twin, dense, probe, epoch=0) > 0.1
+
+
+def test_record_adds_an_epoch_to_the_reference_and_its_file(probe, tmp_path):
+    first, later = fresh_model(), fresh_model()
+    train_epoch(later, 0)
+    dense = dense_reference([first], probe, cache=tmp_path)
+    dense.record(later, 1)
+    assert dense.epochs == [0, 1]
+    saved = hyperprune.DenseSpectra.load(dense.path)
+    assert saved.epochs == [0, 1] and saved.tag == dense.tag
+    assert torch.equal(saved.spectrum(1).exponents, hyperprune.spectrum(later, probe, convention="reference").exponents)
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(UserError, match="cannot read the dense reference"):
+        hyperprune.DenseSpectra.load(tmp_path / "broken.json")

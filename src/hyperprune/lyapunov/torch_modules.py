@@ -283,8 +283,8 @@ def module_view(model: nn.Module, inputs: Probe | Tensor, *, rnn: str | None = N
         raise UserError(f"{type(model).__name__} is not a torch.nn.Module; allowed: nn.LSTM, nn.GRU, nn.RNN, "
                         "a model holding one, or a hyperprune RecurrentLM")
     module = find_rnn(model, rnn)
-    token_input = isinstance(inputs, Probe) and not isinstance(inputs, FeatureProbe) or (
-        isinstance(inputs, Tensor) and not inputs.is_floating_point())
+    token_input = ((isinstance(inputs, Probe) and not isinstance(inputs, FeatureProbe))
+                   or (isinstance(inputs, Tensor) and not inputs.is_floating_point()))
     if token_input and embedding is None:
         embedding = find_embedding(model, module)
     probe = as_probe(inputs, module, embedding, warmup)
