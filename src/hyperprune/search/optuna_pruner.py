@@ -22,7 +22,9 @@ What reproduces the paper's rule, compute included:
   - ask/tell in lockstep (one process, sequential; the example below): all alive trials train to
     the round's step and report, then each is asked `should_prune()`; the round is always full;
   - parallel trials, with every member of the pool running at once (`study.optimize(..., n_jobs=n)`
-    or n workers on one RDB storage) and `wait` longer than an epoch takes.
+    or n workers on one RDB storage) and `wait` longer than an epoch takes. With fewer slots than
+    alive trials, the waiting ones hold the slots the others need: each waits `wait` in vain, then
+    goes on provisionally.
 With a plain sequential `study.optimize(objective)`, trial i cannot wait for trial i + 1, which only
 starts after it: rounds are still decided exactly as the paper's over the full set (so the pruned
 and surviving trials are the same), but only the trial that fills a round can be stopped there; the
