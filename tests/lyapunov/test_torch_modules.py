@@ -130,11 +130,14 @@ def test_a_model_with_dropout_is_measured_in_eval_mode_and_left_in_its_own_modes
     dropped.rnn.dropout = 0.5                                          # between the two layers
     dropped.train()
     dropped.out.eval()                                                 # mixed modes come back as they were
-    seen = []
+    seen, modes = [], []
     dropped.drop.register_forward_pre_hook(lambda m, args: seen.append(m.training))
+    dropped.embed.register_forward_pre_hook(                           # the modes while it is measured
+        lambda m, args: modes.append((dropped.training, dropped.rnn.training, dropped.drop.training)))
     expected = module_spectrum(plain, probe)
     result = module_spectrum(dropped, probe)
     assert torch.equal(result.exponents, expected.exponents)
+    assert modes and set(modes) == {(False, False, False)}
     assert dropped.training and dropped.rnn.training and dropped.drop.training and not dropped.out.training
     assert seen == []                                                  # the map is embedding -> RNN only
 
