@@ -105,3 +105,26 @@ def write_run(folder: Path, results: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
     return folder
+
+
+def make_context() -> dict:
+    """RUN_DIR/context.json as `hyperprune.search.progress.search_context` writes it."""
+    return {
+        "hyperprune_version": "0.1.0",
+        "data": {"name": "ptb", "level": "word", "train_tokens": 929589, "valid_tokens": 73760, "test_tokens": 82430,
+                 "vocab_size": 10000, "line": "ptb (word-level): 929,589 train / 73,760 valid / 82,430 test tokens, "
+                                              "vocabulary 10,000"},
+        "model": {"family": "lstm", "preset": "lstm-small", "num_layers": 2, "hidden_size": 200, "emb_size": 200,
+                  "parameters": 4653200,
+                  "line": "lstm (preset lstm-small), 2 layers x 200 hidden, embedding 200, 4,653,200 parameters"},
+        "sparsity": {"sparsity": 0.9, "masked_groups": ["recurrent"],
+                     "masked_tensors": {"layers.0.weight_hh": [800, 200], "layers.1.weight_hh": [800, 200]},
+                     "masked_total": 320000, "line": "90% of the recurrent weights (uniform init, ...)"},
+        "search": {"strategy": "lsh", "metric": "ls", "sampler": "tpe", "n_candidates": N_CANDIDATES,
+                   "first_epoch": 1, "epochs_per_round": 1, "keep": 0.5, "finalists": 2, "final_epochs": FINAL_EPOCH,
+                   "varied": ["sparse.init", "sparse.death"], "planned_rounds": [], "candidate_epochs": 0,
+                   "full_training_epochs": N_CANDIDATES * FINAL_EPOCH},
+        "lyapunov": {"convention": "reference", "k": None, "unit": "log2 per step", "sequences": 2, "length": 35,
+                     "distance": "l2"},
+        "seed": 1, "device": "cpu", "threads": 4,
+    }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hyperprune.errors import UserError
+from hyperprune.report.context import context_rows, load_context, render_context, tie_notes, title as search_title
 from hyperprune.report.early_signals import distance_signal, valid_ppl_signal
 from hyperprune.report.figures import (
     ReportFigure,
@@ -49,6 +50,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     except OSError as exc:
         raise UserError(f"cannot create report directory '{out}' ({exc.strerror}); choose another with --out") from None
 
+    context = load_context(results.run_dir)
     sections = build_sections(results)
     files = ReportFiles(index=out / "index.html", partial=results.running)
     for section in sections:
@@ -62,7 +64,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     files.tables += winner.write(out)
 
     now = datetime.datetime.now().isoformat(timespec="seconds")
-    title = f"hyperprune search: {results.strategy} / {results.metric}"
+    title = search_title(results, context)
     meta = (f"Run directory <code>{html.escape(str(Path(run_dir).resolve()))}</code> · status "
             f"<b>{html.escape(results.status)}</b> · {len(results.candidates)} candidates · "
             f"{len(results.rounds)} round(s) · report written {now}")
@@ -70,7 +72,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     if results.running:
         banner = (f"Partial report: the search is still running (as of {now}). Rounds, final perplexities "
                   f"and correlations cover only what has finished; run `hyperprune report` again later.")
-    page = render_page(title, meta, banner, render_table(winner), sections, results.notes)
+    summary = render_context(context_rows(results, context)) + render_table(winner)
+    page = render_page(title, meta, banner, summary, sections, results.notes + tie_notes(results))
     files.index.write_text(page, encoding="utf-8")
     return files
 

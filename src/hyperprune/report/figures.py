@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from hyperprune.report.early_signals import EarlySignal
 from hyperprune.report.search_results import SearchResults, by_epoch, number
@@ -45,8 +46,15 @@ def _spectrum(values) -> list[float] | None:
     return [v if v is not None else float("nan") for v in floats]
 
 
+def _largest_first(values: list[float]) -> list[float]:
+    """Exponents are stored in QR order (the paper's vector, for its distance); shown largest first,
+    gaps (NaN) last."""
+    return sorted(values, key=lambda v: (v != v, -v if v == v else 0.0))
+
+
 def spectra_figures(results: SearchResults) -> tuple[list[ReportFigure], list[str]]:
     """One figure per scoring round: every candidate scored in it, and the dense model in black."""
+    from hyperprune.report.context import convention_of, spectrum_unit
     figures, notes = [], []
     rounds = results.rounds or [{"round": None, "epoch": e, "candidates": [c["id"] for c in results.candidates],
                                  "kept": None} for e in _spectra_epochs(results)]
@@ -62,32 +70,38 @@ def spectra_figures(results: SearchResults) -> tuple[list[ReportFigure], list[st
             if values is None:
                 continue
             survived = kept is None or cid in kept
+            values = _largest_first(values)
+            outcome = "" if kept is None else (" kept" if survived else " out")
             ax.plot(range(1, len(values) + 1), values, lw=1.0 if survived else 0.8,
                     ls="-" if survived else "--", alpha=0.9 if survived else 0.45,
                     color=None if survived else STATUS_COLOURS["eliminated"],
-                    label=f"{cid}" + ("" if survived else " (out)"))
+                    label=f"candidate {cid}{outcome}")
             drawn += 1
         dense = _spectrum(by_epoch(results.dense.get("spectra"), epoch))
         if dense is not None:
-            ax.plot(range(1, len(dense) + 1), dense, color=DENSE_COLOUR, lw=2.2, label="dense", zorder=5)
+            dense = _largest_first(dense)
+            ax.plot(range(1, len(dense) + 1), dense, color=DENSE_COLOUR, lw=2.2, label=f"dense, epoch {epoch}",
+                    zorder=5)
         if not drawn and dense is None:
             notes.append(f"epoch {epoch}: no spectra recorded")
             continue
         if dense is None:
             notes.append(f"epoch {epoch}: the dense spectrum is missing")
         ax.axhline(0.0, color="#cccccc", lw=0.8, zorder=0)
-        ax.set_xlabel("exponent index")
-        ax.set_ylabel("Lyapunov exponent")
+        ax.set_xlabel("exponent rank (largest first)")
+        ax.set_ylabel(f"Lyapunov exponent ({spectrum_unit(results)})")
         where = f"Round {r['round']}: spectra" if r["round"] is not None else "Spectra (no round yet)"
         ax.set_title(f"{where} at epoch {epoch}")
         if drawn <= 16:
-            ax.legend(fontsize=7, ncol=2, loc="lower left")
+            where_short = f"round {r['round']}, epoch {epoch}" if r["round"] is not None else f"epoch {epoch}"
+            ax.legend(fontsize=7, ncol=2, loc="lower left", title=where_short, title_fontsize=7)
         name = f"spectra_round{r['round']}_e{epoch}" if r["round"] is not None else f"spectra_e{epoch}"
         figures.append(ReportFigure(
             name, f"Spectra at round {r['round']} (epoch {epoch})" if r["round"] is not None
             else f"Spectra at epoch {epoch}",
-            _png(fig), "Each candidate's Lyapunov spectrum (dashed grey: eliminated in this round) and the "
-                       "dense model's (black). The LSH paper's Fig. 1-A."))
+            _png(fig), f"Each candidate's Lyapunov spectrum (dashed grey: eliminated in this round) and the "
+                       f"dense model's (black), {convention_of(results)} convention, largest exponent first. "
+                       f"The LSH paper's Fig. 1-A."))
     return figures, notes
 
 
@@ -141,7 +155,11 @@ def bracket_figure(results: SearchResults) -> ReportFigure | None:
     ax.set_xticks([int(r["round"]) for r in results.rounds],
                   [f"round {r['round']}\n(epoch {r['epoch']})" for r in results.rounds])
     ax.set_ylabel(f"score ({results.metric}; lower is better)")
-    ax.set_title("Elimination bracket (x: eliminated; red: winner, orange: finalist)", fontsize=10)
+    shown = [s for s in STATUS_COLOURS if any(c.get("status") == s for c in results.candidates)]
+    handles = [Line2D([], [], color=STATUS_COLOURS[s], marker="o", ms=4, lw=1, label=s) for s in shown]
+    handles.append(Line2D([], [], color="black", marker="x", ls="none", label="eliminated here"))
+    ax.legend(handles=handles, fontsize=7, loc="best", title="candidate status", title_fontsize=7)
+    ax.set_title("Elimination bracket: each candidate's score in each round", fontsize=10)
     ax.grid(alpha=0.3)
     return ReportFigure("bracket", "Elimination bracket", _png(fig))
 

@@ -1,7 +1,9 @@
 """The report page: one self-contained HTML file (styles inline, figures as base64 PNG).
 
-A small inline script marks `<body data-images-loaded="N" data-images-total="M">` once the page has
-loaded, so a headless browser test can check that every figure decoded.
+A small inline script marks `<body data-images-loaded="N" data-images-total="M" data-tables-overflowing="K">`
+once the page has loaded, so a headless browser test can check that every figure decoded and that
+no table needs horizontal scrolling (K = 0 at the window width it was opened with). Tables stay
+narrow by wrapping: headers break after "." and "_", text cells anywhere, numbers never.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from hyperprune.report.figures import ReportFigure
 from hyperprune.report.tables import Table
 
 STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1320px;
        padding: 0 1em; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 .meta { color: #555; }
@@ -27,12 +29,17 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; max-width: 640px; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.82em; margin: 0.5em 0; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: right; white-space: nowrap; }
-th { background: #f4f4f4; } td.text { text-align: left; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.45em; text-align: right; white-space: nowrap; }
+th { background: #f4f4f4; white-space: normal; vertical-align: bottom; }
+td.text { text-align: left; white-space: normal; overflow-wrap: anywhere; min-width: 4em; }
+td.text.word { white-space: nowrap; }
 tr.winner td { background: #fde2e2; } tr.finalist td { background: #fff0dc; }
 tr.failed td { background: #efe6f7; } tr.eliminated td { color: #666; }
 td.kept { background: #e3f4e3; } td.eliminated { background: #f6e0e0; }
 .files { font-size: 0.85em; }
+dl.context { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1.2em; margin: 1em 0;
+             padding: 0.7em 1em; background: #f7f9fc; border: 1px solid #dde3ec; font-size: 0.9em; }
+dl.context dt { font-weight: 600; color: #333; } dl.context dd { margin: 0; }
 """
 
 IMAGES_LOADED_SCRIPT = """
@@ -42,6 +49,9 @@ function hyperpruneCountImages() {
   var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; });
   document.body.dataset.imagesTotal = String(images.length);
   document.body.dataset.imagesLoaded = String(loaded.length);
+  var wraps = Array.prototype.slice.call(document.querySelectorAll(".table-wrap"));
+  document.body.dataset.tablesOverflowing = String(wraps.filter(function (w) {
+    return w.scrollWidth > w.clientWidth + 1; }).length);
 }
 window.addEventListener("load", hyperpruneCountImages);
 </script>
@@ -73,24 +83,53 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def header_cell(name: str) -> str:
+    """A column name that may break after "." and "_" (param.sparse.death_rate), so headers wrap
+    instead of widening the table."""
+    escaped = html.escape(name)
+    for mark in (".", "_"):
+        escaped = escaped.replace(mark, mark + "<wbr>")
+    return f"<th>{escaped}</th>"
+
+
+def shared_settings(table: Table) -> dict[str, Any]:
+    """param.* columns with one value in every row (of two or more): said once above the table on the
+    page instead of repeated in a column (the CSV and JSON keep every column)."""
+    if len(table.rows) < 2:
+        return {}
+    out = {}
+    for c in table.columns:
+        values = {format_value(row.get(c)) for row in table.rows}
+        if c.startswith("param.") and len(values) == 1:
+            out[c] = table.rows[0].get(c)
+    return out
+
+
 def render_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    shared = shared_settings(table)
+    columns = [c for c in table.columns if c not in shared]
+    head = "".join(header_cell(c) for c in columns)
     body = []
     for row in table.rows:
         status = row.get("status")
         cls = f' class="{html.escape(str(status))}"' if status else ""
         cells = []
-        for c in table.columns:
+        for c in columns:
             value = row.get(c)
             classes = []
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 classes.append("text")
+                if len(format_value(value)) <= 16:
+                    classes.append("word")        # a status or a choice: never broken mid-word
             if value in ("kept", "eliminated"):
                 classes.append(value)
             attr = f' class="{" ".join(classes)}"' if classes else ""
             cells.append(f"<td{attr}>{html.escape(format_value(value))}</td>")
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
+    if shared:
+        notes += ("<p>Same for every row: " + html.escape(", ".join(f"{c} = {format_value(v)}"
+                                                                   for c, v in shared.items())) + ".</p>")
     files = (f'<p class="files">Also as <a href="{table.name}.csv">{table.name}.csv</a> and '
              f'<a href="{table.name}.json">{table.name}.json</a>.</p>')
     if not table.rows:

@@ -81,7 +81,7 @@ def dry_run(cfg, device: str | None = None) -> dict[str, Any]:
     from hyperprune.config import to_dict
     from hyperprune.search.config import resolved_paths
     from hyperprune.search.execute import Workbench
-    from hyperprune.search.progress import indistinguishable_choices, search_banner
+    from hyperprune.search.progress import indistinguishable_choices, search_banner, search_context
     from hyperprune.search.reference import check_k
     from hyperprune.search.storage import redact
 
@@ -93,7 +93,8 @@ def dry_run(cfg, device: str | None = None) -> dict[str, Any]:
         torch.set_num_threads(cfg.search.threads)
     try:
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False).rstrip())
-        print(search_banner(cfg, bench, None, torch.get_num_threads(), redact(cfg.storage_url)), flush=True)
+        context = search_context(cfg, bench, torch.get_num_threads())
+        print(search_banner(cfg, context, None, redact(cfg.storage_url)), flush=True)
         for warning in indistinguishable_choices(bench.space, len(bench.corpus.vocab)):
             print(f"warning: {warning}", flush=True)
         plan = search_dry_run(cfg, bench)

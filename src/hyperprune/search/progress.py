@@ -15,7 +15,7 @@ from hyperprune import __version__
 from hyperprune.files import atomic_write_text
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.rounds import Round, planned_sizes, round_epochs
-from hyperprune.train.banner import data_line, device_line, format_banner, model_line, sparsity_line
+from hyperprune.train.banner import data_line, format_banner, model_line, sparsity_line
 
 LOG_NAME = "log.jsonl"
 
@@ -82,29 +82,73 @@ def resume_state(cfg, records: dict[str, JobRecord]) -> str:
     return f"resuming: {done}/{s.n_candidates} candidates done, {dense}{extra}"
 
 
-def search_banner(cfg, bench, records: dict[str, JobRecord] | None, threads: int, storage: str) -> str:
+CONTEXT_NAME = "context.json"
+
+
+def search_context(cfg, bench, threads: int) -> dict[str, Any]:
+    """What the search ran on, for the report's header and for people: the corpus as read (tokens),
+    the dense model (parameters), the masked tensors, the plan, the spectrum's unit, seed, device,
+    threads and the hyperprune version. Written to RUN_DIR/context.json when a search starts."""
+    from hyperprune.lyapunov.conventions import CONVENTIONS
+    from hyperprune.lyapunov.display import exponent_unit
     from hyperprune.models import build_model
     from hyperprune.sparse import resolve_sparse_config
 
-    s, ref = cfg.search, bench.reference.config
-    corpus = bench.corpus
+    s, ref, corpus = cfg.search, bench.reference.config, bench.corpus
     model = build_model(ref.model, len(corpus.vocab))
     sparse = resolve_sparse_config(cfg.sparse)
-    varied = ", ".join(d.key for d in bench.space.dimensions)
+    masked = {name: list(p.shape) for name, (group, p) in model.sparsifiable().items() if group in sparse.masked}
+    m = ref.model
+    return {
+        "hyperprune_version": __version__,
+        "data": {"name": corpus.name, "level": corpus.level, "train_tokens": int(corpus.train.numel()),
+                 "valid_tokens": int(corpus.valid.numel()), "test_tokens": int(corpus.test.numel()),
+                 "vocab_size": len(corpus.vocab), "line": data_line(cfg.data, corpus)},
+        "model": {"family": m.family, "preset": m.preset, "num_layers": m.num_layers, "hidden_size": m.hidden_size,
+                  "emb_size": m.emb_size, "parameters": sum(p.numel() for p in model.parameters()),
+                  "line": model_line(m, sum(p.numel() for p in model.parameters()))},
+        "sparsity": {"sparsity": sparse.sparsity, "masked_groups": list(sparse.masked), "masked_tensors": masked,
+                     "masked_total": sum(math.prod(shape) for shape in masked.values()),
+                     "line": sparsity_line(sparse, None)},
+        "search": {"strategy": s.strategy, "metric": s.metric, "sampler": s.sampler, "n_candidates": s.n_candidates,
+                   "first_epoch": s.first_epoch, "epochs_per_round": s.epochs_per_round, "keep": s.keep,
+                   "finalists": s.finalists, "final_epochs": cfg.final_epochs, "varied": [d.key for d in bench.space.dimensions],
+                   "planned_rounds": planned_rounds(cfg), **planned_cost(cfg)},
+        "lyapunov": {"convention": cfg.lyapunov.convention, "k": cfg.lyapunov.k,
+                     "unit": exponent_unit(CONVENTIONS[cfg.lyapunov.convention].log_base),
+                     "sequences": cfg.lyapunov.sequences, "length": cfg.lyapunov.length,
+                     "distance": cfg.lyapunov.distance},
+        "seed": cfg.seed,
+        "device": str(bench.device),
+        "threads": threads,
+    }
+
+
+def write_search_context(run_dir: Path, context: dict[str, Any]) -> Path:
+    path = Path(run_dir) / CONTEXT_NAME
+    atomic_write_text(path, json.dumps(context, indent=2) + "\n")
+    return path
+
+
+def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
+    s = cfg.search
     what = {"lsh": f"LSH rounds on the {'Lyapunov-spectrum distance' if s.metric == 'ls' else 'validation loss'}",
             "full": "every candidate trained fully, ranked by validation perplexity",
             "asha": f"ASHA on the {'Lyapunov-spectrum distance' if s.metric == 'ls' else 'validation loss'}"}
+    threads = context["threads"]
+    lyap = context["lyapunov"]
     rows = [
-        ("data", data_line(cfg.data, corpus)),
-        ("model", model_line(ref.model, sum(p.numel() for p in model.parameters()))),
-        ("sparsity", sparsity_line(sparse, None)),
-        ("search", f"{what[s.strategy]}: {s.n_candidates} candidates from the {s.sampler} sampler, varying {varied}"),
+        ("data", context["data"]["line"]),
+        ("model", context["model"]["line"]),
+        ("sparsity", context["sparsity"]["line"]),
+        ("search", f"{what[s.strategy]}: {s.n_candidates} candidates from the {s.sampler} sampler, varying "
+                   f"{', '.join(context['search']['varied'])}"),
         ("epochs", f"e0 {s.first_epoch}, +{s.epochs_per_round} per round, {s.finalists} finalist(s) to "
                    f"{cfg.final_epochs}"),
         *[("", line) for line in plan_lines(cfg)],
-        ("spectrum", f"{cfg.lyapunov.convention} convention, k {cfg.lyapunov.k or 'all'}, "
-                     f"{cfg.lyapunov.sequences} x {cfg.lyapunov.length} tokens, distance {cfg.lyapunov.distance}"),
-        ("device", device_line(bench.device).split(",")[0] + f", {threads} thread{'s' if threads != 1 else ''}"),
+        ("spectrum", f"{lyap['convention']} convention ({lyap['unit']}), k {lyap['k'] or 'all'}, "
+                     f"{lyap['sequences']} x {lyap['length']} tokens, distance {lyap['distance']}"),
+        ("device", f"{context['device']}, {threads} thread{'s' if threads != 1 else ''}"),
         ("seed", str(cfg.seed)),
         ("run dir", str(cfg.run_dir)),
         ("storage", storage),

@@ -25,7 +25,7 @@ from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
 from hyperprune.search.progress import (describe_tie, indistinguishable_choices, round_ties, search_banner,
-                                        write_search_log)
+                                        search_context, write_search_context, write_search_log)
 from hyperprune.search.proposals import Proposer
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results
@@ -286,9 +286,10 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose, bench=bench)
         if scheme(cfg.storage_url) == "sqlite":
             loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
+        context = search_context(cfg, bench, torch.get_num_threads())
+        write_search_context(run_dir, context)         # the report's header reads it
         if verbose:
-            print(search_banner(cfg, bench, loop.queue.records(), torch.get_num_threads(),
-                                redact(cfg.storage_url)), flush=True)
+            print(search_banner(cfg, context, loop.queue.records(), redact(cfg.storage_url)), flush=True)
             for warning in indistinguishable_choices(bench.space, len(bench.corpus.vocab)):
                 print(f"warning: {warning}", flush=True)
         plan, records = loop.run()
