@@ -112,10 +112,14 @@ def test_search_json_banner_ties_log_and_dashboard(tied_search, capsys):
                 assert scores[a] == scores[b]
     first = results["rounds"][0]
     tie_lines = [line for line in err.splitlines() if line.startswith("warning: round 0 at epoch 1")]
-    kept, dropped = first["kept"], [c for c in first["candidates"] if c not in first["kept"]]
-    pair = sorted([kept[-1], dropped[0]])
-    assert tie_lines == [f"warning: round 0 at epoch 1: candidates {pair[0]}, {pair[1]} tie at score "
-                         f"{scores[pair[0]]:.6g}; broken by candidate id: kept [{pair[0]}], eliminated [{pair[1]}]"]
+    # the worst kept and the best eliminated tie (a pair, or all four: every candidate is the same
+    # model until its first mask update, which comes after the e0 score)
+    tied = sorted(c for c in first["candidates"] if scores[c] == scores[first["kept"][-1]])
+    kept = [c for c in tied if c in first["kept"]]
+    dropped = [c for c in tied if c not in first["kept"]]
+    assert kept and dropped and kept == tied[:len(kept)]                   # broken by id
+    assert tie_lines == [f"warning: round 0 at epoch 1: candidates {', '.join(map(str, tied))} tie at score "
+                         f"{scores[tied[0]]:.6g}; broken by candidate id: kept {kept}, eliminated {dropped}"]
 
     # log.jsonl: one line per trained (model, epoch)
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
