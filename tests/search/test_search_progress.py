@@ -180,3 +180,16 @@ def test_status_of_a_train_run_and_of_nothing(tiny_corpus_dir, tmp_path, capsys)
     assert main(["status", str(tmp_path / "nothing")]) == 2
     assert capsys.readouterr().err.strip() == (f"hyperprune: error: run directory '{tmp_path / 'nothing'}' does "
                                               f"not exist; give a train or search run directory")
+
+
+def test_a_search_refuses_top_k_with_the_reference_convention(tiny_cfg):
+    from hyperprune.errors import UserError
+    from hyperprune.search.reference import check_k, state_size
+    n = state_size(tiny_cfg())
+    check_k(tiny_cfg(lyapunov={"k": n}))                                   # all exponents: the paper's
+    check_k(tiny_cfg(lyapunov={"k": 4, "convention": "standard"}))         # a random frame: leading 4
+    with pytest.raises(UserError) as err:
+        check_k(tiny_cfg(lyapunov={"k": 4}))
+    assert str(err.value) == ("lyapunov.k = 4 with the reference convention: the leading k need init=random; the "
+                              "paper's reference uses all exponents (leave lyapunov.k out, or use "
+                              "lyapunov.convention=standard)")

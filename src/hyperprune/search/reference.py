@@ -123,3 +123,8 @@ def check_k(cfg) -> None:
         raise UserError(f"lyapunov.k = {k} is beyond the state size {n} of model "
                         f"'{cfg.model.preset or cfg.model.family}' ({cfg.lyapunov.convention} convention); "
                         f"allowed: 1 to {n}")
+    if k < n and cfg.lyapunov.convention == "reference":
+        # Its identity frame measures the first k units of layer 0, not the leading k exponents.
+        raise UserError(f"lyapunov.k = {k} with the reference convention: the leading k need init=random; "
+                        f"the paper's reference uses all exponents (leave lyapunov.k out, or use "
+                        f"lyapunov.convention=standard)")
