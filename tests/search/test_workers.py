@@ -1,10 +1,13 @@
-"""Several workers on PostgreSQL (127.0.0.1:5432, database `test`): one search, no coordinator.
+"""Several workers on one database: one search, no coordinator, a worker killed mid-job.
 
-Skipped with a reason where no server answers. Each test uses its own study names and deletes them.
+PostgreSQL at 127.0.0.1:5432 (database `test`, trust auth) and MySQL/MariaDB at 127.0.0.1:3306
+(user root, empty password, database `test`); a test is skipped with its reason where its server does
+not answer. Each test uses its own study names and deletes them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -19,13 +22,15 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from hyperprune.cli import main
 from hyperprune.config import from_dict
 from hyperprune.search import SearchConfig, run_search
+from hyperprune.search.storage import open_storage
 
 from .conftest import tiny_search_raw
 from .test_resume import comparable
 
-pytestmark = pytest.mark.postgres
+pytestmark = pytest.mark.slow
 
 
 def _postgres_url() -> str | None:
@@ -42,28 +47,67 @@ def _postgres_url() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def pg_url():
-    url = _postgres_url()
+def _mysql_url() -> str | None:
+    try:
+        import pymysql
+    except ImportError:
+        return None
+    try:
+        pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
+                        connect_timeout=3).close()
+    except pymysql.Error:
+        return None
+    return "mysql://root@127.0.0.1:3306/test"
+
+
+SERVERS = {
+    "postgresql": (_postgres_url, "no PostgreSQL at 127.0.0.1:5432 (database 'test', user postgres or root, "
+                                  "trust auth), or psycopg2 is not installed"),
+    "mysql": (_mysql_url, "no MySQL/MariaDB at 127.0.0.1:3306 (database 'test', user root, empty password), "
+                          "or PyMySQL is not installed (pip install -e '.[mysql]')"),
+}
+
+
+@functools.cache
+def server_url(kind: str) -> str | None:
+    return SERVERS[kind][0]()
+
+
+def url_or_skip(kind: str) -> str:
+    url = server_url(kind)
     if url is None:
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (database 'test', user postgres or root, trust auth)")
+        pytest.skip(SERVERS[kind][1])
     return url
 
 
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
+def storage_url(request):
+    return url_or_skip(request.param)
+
+
 @pytest.fixture
-def study_name(pg_url):
+def pg_url():
+    return url_or_skip("postgresql")
+
+
+@pytest.fixture
+def study_name():
     name = f"hp-test-{uuid.uuid4().hex[:10]}"
     yield name
-    storage = optuna.storages.RDBStorage(pg_url.replace("postgresql://", "postgresql+psycopg2://"))
-    for suffix in ("", ".jobs"):
-        try:
-            optuna.delete_study(study_name=name + suffix, storage=storage)
-        except KeyError:
-            pass
-    storage.engine.dispose()
+    for kind in SERVERS:
+        url = server_url(kind)
+        if url is None:
+            continue
+        storage = open_storage(url)
+        for suffix in ("", ".jobs"):
+            try:
+                optuna.delete_study(study_name=name + suffix, storage=storage)
+            except KeyError:
+                pass
+        storage.engine.dispose()
 
 
-SECTIONS = {"search": {"sampler": "tpe", "n_candidates": 8, "batch": 4, "heartbeat_interval": 1}}
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
@@ -82,31 +126,66 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir, tmp_path, pg_url, study_name):
-    single = run_search(from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, tmp_path / "single", **SECTIONS)),
-                        verbose=False)
+def load(storage, name: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None
 
-    raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "shared", **SECTIONS)
-    raw["search"].update(storage=pg_url, study_name=study_name)
+
+def running_job_of(storage, study_name: str, process: subprocess.Popen, kind: str):
+    """The job trial `process` is running now, of that kind, or None."""
+    jobs = load(storage, study_name + ".jobs")
+    if jobs is None:
+        return None
+    return next((t for t in jobs.get_trials(deepcopy=False) if t.state == TrialState.RUNNING
+                 and t.user_attrs.get("kind") == kind
+                 and t.user_attrs.get("worker", "").endswith(f":{process.pid}")), None)
+
+
+def start_shared_search(tmp_path, raw: dict, storage_url: str, study_name: str, storage):
+    """`hyperprune search` on the shared study, then two `hyperprune worker`s once it exists."""
+    raw["search"].update(storage=storage_url, study_name=study_name)
     config = tmp_path / "search.yaml"
     config.write_text(yaml.safe_dump(raw))
-    storage = optuna.storages.RDBStorage(pg_url.replace("postgresql://", "postgresql+psycopg2://"))
-
     owner = hyperprune("search", str(config))
     wait_for(lambda: study_name in [s.study_name for s in optuna.get_all_study_summaries(storage)], 120,
              "the study to be created")
-    workers = [hyperprune("worker", "--storage", pg_url, "--study", study_name) for _ in range(2)]
+    workers = [hyperprune("worker", "--storage", storage_url, "--study", study_name) for _ in range(2)]
+    return owner, workers
+
+
+def check_takeover(storage, study_name: str, taken) -> list:
+    """The killed process's job was failed by heartbeat, taken over and completed exactly once; no
+    job was done twice and none is left. Returns the job trials."""
+    jobs = optuna.load_study(study_name=study_name + ".jobs", storage=storage).get_trials(deepcopy=False)
+    states = Counter(t.state for t in jobs if t.user_attrs.get("job") == taken.user_attrs["job"])
+    assert states[TrialState.FAIL] >= 1 and states[TrialState.COMPLETE] == 1
+    completed = Counter(t.user_attrs["job"] for t in jobs if t.state == TrialState.COMPLETE)
+    assert set(completed.values()) == {1}                     # no job done twice
+    assert not [t for t in jobs if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    return jobs
+
+
+LSH = {"search": {"sampler": "tpe", "n_candidates": 8, "batch": 4, "heartbeat_interval": 1}}
+
+
+@pytest.fixture(scope="module")
+def single_lsh(tiny_corpus_dir, tmp_path_factory):
+    """The search in one process (SQLite), the result every storage must reproduce."""
+    run_dir = tmp_path_factory.mktemp("single-lsh")
+    return run_search(from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, run_dir, **LSH)), verbose=False)
+
+
+def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir, tmp_path, storage_url,
+                                                                study_name, single_lsh):
+    single = single_lsh
+    storage = open_storage(storage_url)
+    owner, workers = start_shared_search(tmp_path, tiny_search_raw(tiny_corpus_dir, tmp_path / "shared", **LSH),
+                                         storage_url, study_name, storage)
     victim = workers[0]
-
-    def victim_job():
-        try:
-            jobs = optuna.load_study(study_name=study_name + ".jobs", storage=storage)
-        except KeyError:
-            return None
-        return next((t for t in jobs.get_trials(deepcopy=False) if t.state == TrialState.RUNNING
-                     and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")), None)
-
-    taken = wait_for(victim_job, 180, "the second process to claim a job")
+    taken = wait_for(lambda: running_job_of(storage, study_name, victim, "score"), 180,
+                     "the second process to claim a candidate's job")
     victim.send_signal(signal.SIGKILL)                       # mid-candidate
     victim.wait()
 
@@ -121,14 +200,7 @@ def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir
     for a, b in zip(results["candidates"], single["candidates"]):
         assert a["scores"] == pytest.approx(b["scores"], rel=1e-9, abs=0)
 
-    # the killed worker's job was failed by heartbeat and taken over, and completed exactly once
-    jobs = optuna.load_study(study_name=study_name + ".jobs", storage=storage).get_trials(deepcopy=False)
-    key = taken.user_attrs["job"]
-    states = Counter(t.state for t in jobs if t.user_attrs.get("job") == key)
-    assert states[TrialState.FAIL] >= 1 and states[TrialState.COMPLETE] == 1
-    completed = Counter(t.user_attrs["job"] for t in jobs if t.state == TrialState.COMPLETE)
-    assert set(completed.values()) == {1}                     # no job done twice
-    assert not [t for t in jobs if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    check_takeover(storage, study_name, taken)
     # every unique candidate is recorded once in the main study: none duplicated, none lost
     record = optuna.load_study(study_name=study_name, storage=storage).get_trials(deepcopy=False)
     per_candidate = Counter(t.user_attrs["candidate"] for t in record)
@@ -137,29 +209,127 @@ def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir
     storage.engine.dispose()
 
 
+@pytest.mark.postgres
+def test_asha_with_the_search_process_killed_is_finished_and_published_by_a_worker(
+        tiny_corpus_dir, tmp_path, pg_url, study_name, capsys):
+    # rungs at epochs 1, 2 and the budget 4 (eta = 2), the tiny config's random sampler
+    sections = {"train": {"epochs": 4},
+                "search": {"strategy": "asha", "n_candidates": 6, "keep": 0.5, "heartbeat_interval": 1}}
+    single = run_search(from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, tmp_path / "single", **sections)),
+                        verbose=False)
+    storage = open_storage(pg_url)
+    owner, workers = start_shared_search(tmp_path, tiny_search_raw(tiny_corpus_dir, tmp_path / "shared", **sections),
+                                         pg_url, study_name, storage)
+
+    def owner_mid_trial():
+        """The search process's ASHA job once its trial has reported a rung and goes on training."""
+        job = running_job_of(storage, study_name, owner, "asha")
+        main_study = load(storage, study_name)
+        if job is None or main_study is None:
+            return None
+        trial = next((t for t in main_study.get_trials(deepcopy=False)
+                      if t.user_attrs.get("candidate") == job.user_attrs["candidate"]), None)
+        return job if trial is not None and trial.state == TrialState.RUNNING and trial.intermediate_values else None
+
+    taken = wait_for(owner_mid_trial, 180, "the search process to be past a rung of an ASHA trial")
+    owner.send_signal(signal.SIGKILL)                       # the search process itself, mid-trial
+    owner.wait()
+    outs = [w.communicate(timeout=600)[0] for w in workers]
+    for worker, out in zip(workers, outs):
+        assert worker.returncode == 0, out
+
+    # the search is finished without a `search` re-run: the worker whose job ended it published it
+    publishers = [out for out in outs if "results written to" in out]
+    assert len(publishers) >= 1 and "winner (candidate" in publishers[0]
+    results = json.loads((tmp_path / "shared" / "results.json").read_text())
+    assert results["status"] == "complete"
+
+    # The same as one process wherever ASHA is deterministic: each candidate's settings (the sampler
+    # is seeded per candidate) and its score and perplexity at every rung it reached, whoever ran it.
+    # Which rungs it reached is not: a promotion compares with the trials that reported the rung
+    # before it, and that order depends on the workers' timing (asha.py).
+    for a, b in zip(results["candidates"], single["candidates"]):
+        assert (a["id"], a["params"]) == (b["id"], b["params"])
+        common = set(a["scores"]) & set(b["scores"])
+        assert "1" in common
+        assert {e: a["scores"][e] for e in common} == pytest.approx({e: b["scores"][e] for e in common},
+                                                                    rel=1e-9, abs=0)
+        ppl = set(a["valid_ppl_by_epoch"]) & set(b["valid_ppl_by_epoch"])
+        assert {e: a["valid_ppl_by_epoch"][e] for e in ppl} == \
+               pytest.approx({e: b["valid_ppl_by_epoch"][e] for e in ppl}, rel=1e-9, abs=0)
+        if a["final_valid_ppl"] is not None and b["final_valid_ppl"] is not None:
+            assert a["final_test_ppl"] == pytest.approx(b["final_test_ppl"], rel=1e-9, abs=0)
+    # a rung's best score is never stopped there; the winner is the best of the trials that finished
+    for rung, nxt in (("1", "2"), ("2", "4")):
+        reached = [c for c in results["candidates"] if rung in c["scores"]]
+        best = min(c["scores"][rung] for c in reached)
+        assert all(nxt in c["scores"] for c in reached if c["scores"][rung] == best)
+    finishers = [c for c in results["candidates"] if c["final_valid_ppl"] is not None]
+    assert results["winner"]["id"] == min(finishers, key=lambda c: (c["final_valid_ppl"], c["id"]))["id"]
+    if single["winner"]["id"] in [c["id"] for c in finishers]:
+        assert results["winner"]["valid_ppl"] <= single["winner"]["valid_ppl"]
+
+    # the exported winner is the winner, and evaluates to the reported numbers
+    export = results["winner"]["export_dir"]
+    assert export == str(tmp_path / "shared" / "winner")
+    assert json.loads((tmp_path / "shared" / "winner" / "params.json").read_text()) == results["winner"]["params"]
+    assert main(["evaluate", export, "--json", "--device", "cpu"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert evaluated["valid_ppl"] == pytest.approx(results["winner"]["valid_ppl"], rel=1e-6)
+    assert evaluated["test_ppl"] == pytest.approx(results["winner"]["test_ppl"], rel=1e-6)
+    assert not list((tmp_path / "shared").glob(".winner.*"))   # no staging copy left behind
+
+    check_takeover(storage, study_name, taken)
+    # one main-study trial per candidate, each finished
+    trials = optuna.load_study(study_name=study_name, storage=storage).get_trials(deepcopy=False)
+    assert sorted(t.user_attrs["candidate"] for t in trials) == list(range(6))
+    assert all(t.state.is_finished() for t in trials)
+    storage.engine.dispose()
+
+
+@pytest.mark.postgres
 def test_a_dropped_connection_is_retried_and_loses_nothing(tiny_corpus_dir, tmp_path, pg_url, study_name):
-    app = f"hp-{uuid.uuid4().hex[:8]}"
-    raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "run", search={"n_candidates": 4, "storage":
-                          f"{pg_url}?application_name={app}", "study_name": study_name})
-    config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump(raw))
+    """The search's own database role is locked out for a few seconds and its connections cut: every
+    storage call in between fails to connect, is retried with backoff, and the search ends normally."""
     import psycopg2
-    user = pg_url.split("//")[1].split("@")[0]
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user=user)
+    role = f"hp_retry_{uuid.uuid4().hex[:8]}"
+    admin_user = pg_url.split("//")[1].split("@")[0]
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user=admin_user)
     admin.autocommit = True
-    owner = hyperprune("search", str(config))
-    lines = []
-    for line in owner.stdout:
-        lines.append(line)
-        if " | epoch " in line and len([x for x in lines if " | epoch " in x]) == 3:
-            with admin.cursor() as cursor:          # drop every connection the search holds
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                               (app,))
-                assert cursor.rowcount >= 1
-    owner.wait(timeout=300)
-    admin.close()
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+    try:
+        raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "run", search={
+            "n_candidates": 4, "storage": f"postgresql://{role}@127.0.0.1:5432/test", "study_name": study_name})
+        config = tmp_path / "search.yaml"
+        config.write_text(yaml.safe_dump(raw))
+        owner = hyperprune("search", str(config))
+        lines = []
+        for line in owner.stdout:
+            lines.append(line)
+            if " | epoch " in line and len([x for x in lines if " | epoch " in x]) == 3:
+                with admin.cursor() as cursor:          # lock the role out and drop every connection it holds
+                    cursor.execute(f"ALTER ROLE {role} NOLOGIN")
+                    cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                                   (role,))
+                    assert cursor.rowcount >= 1
+                time.sleep(3.0)
+                with admin.cursor() as cursor:
+                    cursor.execute(f"ALTER ROLE {role} LOGIN")
+        owner.wait(timeout=300)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"ALTER ROLE {role} LOGIN")
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            cursor.execute(f"REASSIGN OWNED BY {role} TO {admin_user}")
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+        admin.close()
     out = "".join(lines)
     assert owner.returncode == 0, out
+    retries = [line for line in lines if "unreachable" in line and "retrying in" in line]
+    assert retries, out                                       # the outage was met, and retried
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["status"] == "complete" and results["winner"] is not None
     assert all(c["status"] != "failed" for c in results["candidates"])
+    assert all(c["status"] != "running" for c in results["candidates"])

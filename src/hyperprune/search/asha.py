@@ -45,7 +45,7 @@ def asha_trial(study: optuna.Study, space: SearchSpace, cfg,
             attrs = frozen.user_attrs
             return frozen, Proposal(candidate, dict(frozen.params), attrs["fingerprint"], attrs.get("duplicate_of"))
     sampler = make_sampler(cfg.search.sampler, cfg.seed * 100003 + candidate, space)
-    seeded = optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler)
+    seeded = retrying(lambda: optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trial = retrying(seeded.ask)
@@ -60,3 +60,27 @@ def asha_trial(study: optuna.Study, space: SearchSpace, cfg,
         retrying(lambda: storage.set_trial_user_attr(trial._trial_id, "duplicate_of", duplicate_of))
         retrying(lambda: storage.set_trial_state_values(trial._trial_id, TrialState.FAIL))
     return retrying(lambda: storage.get_trial(trial._trial_id)), Proposal(candidate, params, fingerprint, duplicate_of)
+
+
+# The trial's writes after it was asked: each through `retrying`, as every other storage call, so a
+# dropped connection costs a retry, not the job.
+
+
+def report(study: optuna.Study, trial_id: int, epoch: int, score: float) -> None:
+    """Store the trial's score at a rung (a retried write stores the same value again)."""
+    retrying(lambda: study._storage.set_trial_intermediate_value(trial_id, epoch, score))
+
+
+def should_stop(study: optuna.Study, cfg, trial_id: int) -> bool:
+    """Whether successive halving stops the trial at the rung it last reported."""
+    frozen = retrying(lambda: study._storage.get_trial(trial_id))
+    return retrying(lambda: pruner(cfg).prune(study, frozen))
+
+
+def finish(study: optuna.Study, trial_id: int, state: TrialState, values: list[float] | None = None) -> None:
+    """End the trial as `state`. A trial already finished (by a retried write that had reached the
+    database, or by the worker this one took over from) is left as it is."""
+    try:
+        retrying(lambda: study._storage.set_trial_state_values(trial_id, state, values))
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass

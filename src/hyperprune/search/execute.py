@@ -104,9 +104,9 @@ class Workbench:
     def _asha(self, job: Job, records: dict[str, JobRecord], check_lease) -> tuple[dict[str, Any], float]:
         """One ASHA trial: asked from the study's sampler now (asynchronously: it learns from whatever
         is finished), trained rung by rung, stopped when Optuna's successive-halving pruner says so."""
-        from hyperprune.search.asha import asha_trial, pruner
+        from hyperprune.search import asha
         s, c = self.cfg.search, job.candidate
-        trial, proposal = asha_trial(self.study, self.space, self.cfg, c)
+        trial, proposal = asha.asha_trial(self.study, self.space, self.cfg, c)
         if proposal.duplicate_of is not None:
             return {"duplicate_of": proposal.duplicate_of, "params": proposal.params,
                     "fingerprint": proposal.fingerprint}, 0.0
@@ -117,8 +117,10 @@ class Workbench:
         result: dict[str, Any] = {"params": proposal.params, "fingerprint": proposal.fingerprint,
                                   "scores": {}, "spectra": {}, "spectrum_s": 0.0, "pruned_at": None,
                                   "test_ppl": None}
-        storage = self.study._storage
         finished = trial.state.is_finished()   # taken over after the trial ended: replay its numbers
+        # Taken over mid-trial: a rung the trial reported and then trained past was a promotion the
+        # pruner already granted; asking again, against more competitors, could revoke it.
+        passed = {e for e in trial.intermediate_values if e < trainer.epoch}
         for rung, epoch in enumerate(asha_rungs_of(self.cfg)):
             if finished:
                 if epoch not in trial.intermediate_values or trial.state == optuna.trial.TrialState.FAIL:
@@ -132,7 +134,7 @@ class Workbench:
             try:
                 trainer.train(until_epoch=epoch, on_epoch=check_lease)
             except TrainingDiverged as exc:
-                storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+                asha.finish(self.study, trial._trial_id, optuna.trial.TrialState.FAIL)
                 raise JobFailed(f"diverged: {exc}", {**result, **self._partial(trainer)}) from None
             valid_ppl = trainer.history[epoch - 1].valid_ppl
             score = valid_ppl
@@ -143,23 +145,19 @@ class Workbench:
                 dense = records[Job("dense", epoch).key].result["spectrum"]
                 score = distance(self.cfg.lyapunov.distance, spectrum, torch.tensor(dense, dtype=torch.float64))
             if not math.isfinite(score):
-                storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+                asha.finish(self.study, trial._trial_id, optuna.trial.TrialState.FAIL)
                 raise JobFailed(f"score is not finite at epoch {epoch}", {**result, **self._partial(trainer)})
             result["scores"][str(epoch)] = score
-            storage.set_trial_intermediate_value(trial._trial_id, epoch, score)
-            if epoch < self.cfg.final_epochs:
-                frozen = storage.get_trial(trial._trial_id)
-                if pruner(self.cfg).prune(self.study, frozen):
-                    storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.PRUNED)
+            asha.report(self.study, trial._trial_id, epoch, score)
+            if epoch < self.cfg.final_epochs and epoch not in passed:
+                if asha.should_stop(self.study, self.cfg, trial._trial_id):
+                    asha.finish(self.study, trial._trial_id, optuna.trial.TrialState.PRUNED)
                     result.update(self._partial(trainer), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
                     return result, score
         result.update(self._partial(trainer), valid_ppl=valid_ppl, epoch=self.cfg.final_epochs,
                       test_ppl=trainer.evaluate("test"),
                       checkpoint=str(checkpoint_path(trainer.checkpoint_dir, self.cfg.final_epochs)))
-        try:
-            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.COMPLETE, [score])
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass
+        asha.finish(self.study, trial._trial_id, optuna.trial.TrialState.COMPLETE, [score])
         return result, score
 
     def _dense(self, job: Job, check_lease) -> tuple[dict[str, Any], float]:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -174,20 +176,50 @@ def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
 
 def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], params: dict[str, Any]) -> Path:
     """RUN_DIR/winner/: the winner's checkpoint (weights, masks, optimiser, config) for
-    `hyperprune evaluate RUN_DIR/winner`, plus its config and settings in plain text."""
+    `hyperprune evaluate RUN_DIR/winner`, plus its config and settings in plain text.
+
+    Safe to call again and from several processes at once (the search process and the worker that
+    finished the search): an identical export is left alone, and each process stages its own copy.
+    """
     target = Path(run_dir) / "winner"
-    staging = Path(run_dir) / ".winner.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
     source = Path(checkpoint)
+    config_text = yaml.safe_dump(run_config, sort_keys=False)
+    params_text = json.dumps(params, indent=2) + "\n"
+    if _exported(target, source, config_text, params_text):
+        return target
+    staging = Path(run_dir) / f".winner.tmp-{os.getpid()}"
+    old = Path(run_dir) / f".winner.old-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
     (staging / "checkpoints").mkdir(parents=True)
     shutil.copy2(source, staging / "checkpoints" / source.name)
     shutil.copy2(source.with_suffix(".sha256"), staging / "checkpoints" / source.with_suffix(".sha256").name)
-    (staging / "config.yaml").write_text(yaml.safe_dump(run_config, sort_keys=False))
-    (staging / "params.json").write_text(json.dumps(params, indent=2) + "\n")
-    old = Path(run_dir) / ".winner.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    (staging / "config.yaml").write_text(config_text)
+    (staging / "params.json").write_text(params_text)
+    try:
+        for attempt in range(3):
+            try:
+                if target.exists():
+                    target.rename(old)
+                staging.rename(target)
+                break
+            except OSError:                  # another process is swapping in the same export right now
+                time.sleep(0.2)
+                if _exported(target, source, config_text, params_text):
+                    break
+                if attempt == 2:
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _exported(target: Path, source: Path, config_text: str, params_text: str) -> bool:
+    """Whether `target` already holds the export of `source` with this config and settings."""
+    try:
+        sha = source.with_suffix(".sha256")
+        return ((target / "config.yaml").read_text() == config_text
+                and (target / "params.json").read_text() == params_text
+                and (target / "checkpoints" / sha.name).read_text() == sha.read_text())
+    except OSError:
+        return False

@@ -1,9 +1,10 @@
 """The search loop every process runs: plan from the stored results, enqueue, claim a job, run it.
 
 There is no coordinator. `hyperprune search` runs this loop and also writes `results.json` and
-exports the winner; `hyperprune worker` runs the same loop on a study someone else created. All of
-them plan from the same stored results, so they agree on every next step, and the synchronous
-rounds wait until every score of a round is stored.
+exports the winner; `hyperprune worker` runs the same loop on a study someone else created, and the
+worker whose job completes the search writes them too, so they exist even when the search process
+is gone. All of them plan from the same stored results, so they agree on every next step, and the
+synchronous rounds wait until every score of a round is stored.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class SearchLoop:
         self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
         self._printed_rounds = 0
         self._pool_printed = False
+        self.finished_search = False      # set by run(): did a job of this process complete the search?
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class SearchLoop:
     # -- the loop --------------------------------------------------------------------------------
 
     def run(self) -> tuple[schedule.Plan, dict[str, JobRecord]]:
+        just_worked = False
         while True:
             records = self.queue.records()
             plan = self.plan(records)
@@ -161,6 +164,8 @@ class SearchLoop:
                 self.report_plan(plan)
                 self.publish(plan, records)
             if plan.complete:
+                # True when a job this process ran completed the search (see run_worker)
+                self.finished_search = just_worked
                 return plan, records
             self.queue.ensure(plan.jobs, records)
             claim = self.queue.claim()
@@ -170,11 +175,13 @@ class SearchLoop:
                     raise RuntimeError("the search has nothing to run and is not complete (a bug)")
                 self.queue.fail_stale()
                 time.sleep(self.poll_s)
+                just_worked = False
                 continue
             # Another worker may have planned the claimed job from newer results (a new batch of the
             # pool, a dense spectrum just stored): plan again from what is stored now.
             records = self.queue.records()
             self.execute(claim, self.plan(records), records)
+            just_worked = True
 
     def plan(self, records: dict[str, JobRecord]) -> schedule.Plan:
         asha = proposals_of(self.study) if self.proposer is None else None
@@ -222,12 +229,18 @@ class SearchLoop:
             params = plan.proposal(plan.winner).params
             run_cfg = self.bench.space.run_config(params, str(self.bench.candidate_dir(plan.winner)))
             export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params)
-        results = build_results(self.cfg, plan, records, wall_s=self.elapsed(), export_dir=export_dir)
+        wall_s = self.elapsed()
+        if not self.owner:
+            # A worker publishing for a search process that may be gone: the total so far is what that
+            # process last stored, or this worker's own time where longer. Only the owner stores it.
+            wall_s = max(wall_s, float(retrying(lambda: self.study.user_attrs).get("wall_s", 0.0)))
+        results = build_results(self.cfg, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
         write_search_log(run_dir, results)
         if self.cfg.search.strategy != "asha":
             dashboard.finish_candidates(self.study, self.cfg.search.strategy, plan, records)
-        retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
+        if self.owner:
+            retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
         return results
 
 
@@ -327,9 +340,21 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
     if verbose:
         print(f"worker joined '{study_name}' on {redact(storage_url)}", flush=True)
     loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
-    plan, _ = loop.run()
+    plan, records = loop.run()
     if verbose:
         print(f"search '{study_name}' is complete; winner: candidate {plan.winner}", flush=True)
+    if loop.finished_search:
+        # The search process may be gone: the worker whose job completed the search writes
+        # results.json and exports the winner, as `hyperprune search` does (the same files).
+        try:
+            results = loop.publish(plan, records)
+        except OSError as exc:
+            print(f"could not write the results to '{cfg.run_dir}' ({exc.strerror}); run 'hyperprune search' "
+                  f"with the same config where that folder is writable to write them", flush=True)
+            return
+        if verbose:
+            print(f"results written to {Path(cfg.run_dir) / 'results.json'}", flush=True)
+            print_summary(results)
 
 
 def print_summary(results: dict[str, Any]) -> None:

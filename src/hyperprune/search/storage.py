@@ -43,11 +43,16 @@ def sqlite_path(url: str) -> Path | None:
 
 def with_driver(url: str) -> str:
     """postgresql://... names no driver; SQLAlchemy 2.1 then wants psycopg 3. Use psycopg2 (the
-    'postgres' extra) when that is what is installed."""
+    'postgres' extra) when that is what is installed. Likewise mysql://... wants mysqlclient, a C
+    extension; use PyMySQL (the 'mysql' extra, pure Python) when only that is installed."""
     head, sep, rest = url.partition("://")
-    if head not in ("postgresql", "postgres") or not sep:
+    if not sep or head not in ("postgresql", "postgres", "mysql"):
         return url
     import importlib.util
+    if head == "mysql":
+        if importlib.util.find_spec("MySQLdb") is None and importlib.util.find_spec("pymysql") is not None:
+            return f"mysql+pymysql://{rest}"
+        return url
     if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
         return f"postgresql+psycopg2://{rest}"
     return f"postgresql://{rest}"
@@ -92,7 +97,7 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
                             attempts=3)
     except ImportError:
         raise UserError(f"storage '{redact(given)}' needs a database driver that is not installed; "
-                        f"pip install 'hyperprune[postgres]' for PostgreSQL, or PyMySQL for mysql+pymysql://") from None
+                        f"pip install 'hyperprune[postgres]' for PostgreSQL, or 'hyperprune[mysql]' for MySQL") from None
     except Exception as exc:  # sqlalchemy's errors: connection refused, authentication, bad database
         import sqlalchemy.exc as sa
         if not _is_connection_error(exc) and not isinstance(exc, (ValueError, sa.ArgumentError)):
