@@ -65,7 +65,7 @@ def search_dry_run(cfg, bench) -> dict[str, Any]:
 def describe_search_dry_run(plan: dict[str, Any]) -> str:
     return "\n".join([
         f"timing: {plan['timed_steps']} steps of the dense model at {plan['seconds_per_step'] * 1000:.1f} ms: "
-        f"about {clock(plan['epoch_s'])} per epoch with validation; one spectrum {plan["spectrum_s"]:.2f} s",
+        f"about {clock(plan['epoch_s'])} per epoch with validation; one spectrum {plan['spectrum_s']:.2f} s",
         f"estimate: {plan['candidate_epochs']} candidate epochs + {plan['dense_epochs']} dense epochs + "
         f"{plan['spectra']} spectra = about {clock(plan['estimated_s'])} on one process "
         f"(training all candidates fully: about {clock(plan['estimated_full_training_s'])})",
