@@ -65,3 +65,12 @@ def test_reference_refuses_a_k_below_the_state(small_model, token_ids):
     # a random frame finds the leading ones: allowed, and recorded
     result = model_spectrum(model, probe, convention="reference", k=4, init="random")
     assert result.k == 4 and result.init == "random"
+
+
+def test_l2_topk_compares_the_largest_exponents_not_the_first_columns():
+    from hyperprune.lyapunov import distance
+    a = torch.tensor([-1.0, 0.5, -0.2], dtype=torch.float64)    # QR order from an identity frame
+    b = torch.tensor([0.3, -0.9, -0.1], dtype=torch.float64)
+    # largest two: a -> (0.5, -0.2), b -> (0.3, -0.1): sqrt(0.2^2 + 0.1^2)
+    assert distance("l2-topk", a, b, k=2) == pytest.approx(math.sqrt(0.04 + 0.01))
+    assert distance("l2", a, b) == pytest.approx(math.sqrt(1.3 ** 2 + 1.4 ** 2 + 0.1 ** 2))   # unsorted

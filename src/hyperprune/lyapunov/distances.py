@@ -1,7 +1,7 @@
 """Distances between a candidate's spectrum and the dense network's, registered by name.
 
     distance("l2", candidate, dense)             ||a - b||_2                       (the LSH paper's)
-    distance("l2-topk", candidate, dense, k=10)  ||a[:k] - b[:k]||_2
+    distance("l2-topk", candidate, dense, k=10)  ||top_k(a) - top_k(b)||_2, each sorted largest first
     distance("relative", candidate, dense)       ||a - b||_2 / ||b||_2
     distance("wasserstein", candidate, dense)    1-D earth mover's distance between the two sets
 
@@ -60,6 +60,9 @@ def l2(a: Tensor, b: Tensor) -> float:
 @register_distance("l2-topk")
 def l2_topk(a: Tensor, b: Tensor, k: int = 10) -> float:
     check_range("l2-topk k", k, 1, min(a.numel(), b.numel()))
+    # The leading k by value: QR order is the frame's column order (unit order from the reference
+    # convention's identity frame), so a[:k] would be the first k units, not the largest exponents.
+    a, b = torch.sort(a, descending=True).values, torch.sort(b, descending=True).values
     return float(torch.linalg.vector_norm(a[:k] - b[:k]))
 
 
