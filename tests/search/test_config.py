@@ -32,8 +32,10 @@ def test_default_locations_live_in_the_run_dir(tiny_cfg, tmp_path):
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"search": {"keep": 1.0}}, "search.keep = 1.0 is out of range; allowed: (0.0, 1.0)"),
-    ({"search": {"keep": 0}}, "search.keep = 0"),
+    ({"search": {"keep": 1.0}}, "search.keep = 1.0 is out of range; allowed: half+1 (the paper's floor(n/2)+1) "
+                                "or a fraction in (0, 1)"),
+    ({"search": {"keep": 0}}, "search.keep = 0.0 is out of range"),
+    ({"search": {"keep": "half"}}, "search.keep = 'half' is not a keep rule; allowed: half+1"),
     ({"search": {"first_epoch": 5}}, "search.first_epoch = 5 is beyond the budget of 3 epochs"),
     ({"search": {"first_epoch": 2, "final_epochs": 1}}, "beyond the budget of 1 epochs"),
     ({"search": {"final_epochs": -2}}, "search.final_epochs = -2 is out of range"),
@@ -66,3 +68,23 @@ def test_k_beyond_the_state_size(tiny_cfg):
     with pytest.raises(UserError, match=f"lyapunov.k = {n + 1} is beyond the state size {n}"):
         check_k(tiny_cfg(lyapunov={"k": n + 1}))
     assert state_size(tiny_cfg(lyapunov={"convention": "standard"})) == 4 * 16   # h and c
+
+
+def test_scaleout_recipe_takes_zarembas_step_with_a_per_token_loss():
+    # Zaremba's medium model: lr 1, clip 5 on the loss summed over bptt = 35 steps. Per token the
+    # gradient is 35x smaller, so lr 35 and clip 5/35 give the same update (and the same longest step).
+    cfg = load_search_config(REPO / "configs" / "search-scaleout.yaml")
+    assert cfg.train.bptt == 35
+    assert cfg.train.lr == 1.0 * 35
+    assert cfg.train.clip == pytest.approx(5.0 / 35, abs=1e-6)
+    assert cfg.train.lr * cfg.train.clip == pytest.approx(1.0 * 5.0, abs=1e-4)
+
+
+def test_keep_accepts_half_plus_one_from_the_command_line():
+    cfg = load_search_config(REPO / "configs" / "demo.yaml", ["search.keep=half+1"])
+    assert cfg.search.keep == "half+1"
+    sparse = "sparse.sparsity=0.5"
+    assert load_search_config(None, [sparse, "search.keep=0.25"]).search.keep == 0.25
+    assert load_search_config(None, [sparse]).search.keep == "half+1"          # the default: the paper's rule
+    with pytest.raises(UserError, match=r"^search.keep = 'third' is not a keep rule; allowed: half\+1"):
+        load_search_config(None, [sparse, "search.keep=third"])

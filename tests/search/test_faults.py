@@ -45,7 +45,7 @@ def test_interrupted_search_with_a_corrupt_checkpoint_resumes_from_the_previous_
     with pytest.raises(KeyboardInterrupt):
         run_search(cfg, verbose=False)
     monkeypatch.setattr(SearchLoop, "execute", original)
-    with pytest.warns(UserWarning, match="skipping corrupt or incomplete checkpoint"):
+    with pytest.warns(UserWarning, match="corrupt or incomplete"):
         resumed = run_search(cfg, verbose=False)
     assert damaged and comparable(resumed) == comparable(straight)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from hyperprune.search.rounds import FAILED, PENDING, advance, n_kept, planned_sizes, rank, select
+from hyperprune.errors import UserError
+from hyperprune.search.rounds import (FAILED, HALF_PLUS_ONE, PENDING, advance, check_keep, n_kept, planned_sizes,
+                                      rank, select)
 
 
 @pytest.mark.parametrize("n, keep, finalists, expected", [
@@ -98,3 +102,68 @@ def test_epochs_stop_at_the_budget_and_reuse_scores_there():
 def test_empty_pool_has_no_finalists():
     progress = advance({}, _table({}), e0=1, ei=1, final=3, keep=0.5, finalists=2)
     assert progress.finalists == [] and progress.rounds == []
+
+
+# -- the paper's keep rule: floor(n / 2) + 1 ----------------------------------------------------
+
+def _paper_loop(n: int) -> list[int]:
+    """main_pruning_competition.py:45-66 transcribed: while more than 2 are left, walk the sorted
+    candidates with i = 0, 1, ... and stop at the first i > n / 2 (true division)."""
+    sizes = [n]
+    while sizes[-1] > 2:
+        m = sizes[-1]
+        kept = 0
+        for i in range(m):
+            if i > m / 2:
+                break
+            kept += 1
+        sizes.append(kept)
+    return sizes
+
+
+@pytest.mark.parametrize("n, expected", [(26, 14), (14, 8), (8, 5), (5, 3), (3, 2), (4, 3), (2, 2), (1, 1)])
+def test_half_plus_one_keeps_floor_half_plus_one(n, expected):
+    assert n_kept(n, HALF_PLUS_ONE, 2) == expected
+
+
+def test_half_plus_one_sizes_match_the_papers_loop():
+    assert planned_sizes(26, HALF_PLUS_ONE, 2) == [26, 14, 8, 5, 3, 2]
+    for n in range(1, 60):
+        # The paper stops at exactly 2 (its finalists): floor(n/2)+1 >= 2 for n >= 3, so never fewer.
+        assert planned_sizes(n, HALF_PLUS_ONE, 2) == _paper_loop(n), n
+
+
+def test_half_plus_one_rounds_on_scores():
+    first = {c: float(c) for c in range(26)}          # candidate c scores c: the lowest ids survive
+    epochs = {}
+
+    def score_at(c, e):
+        epochs.setdefault(e, set()).add(c)
+        return float(c)
+    progress = advance(first, score_at, e0=3, ei=3, final=100, keep=HALF_PLUS_ONE, finalists=2)
+    assert [len(r.candidates) for r in progress.rounds] == [26, 14, 8, 5, 3]
+    assert [r.epoch for r in progress.rounds] == [3, 6, 9, 12, 15]
+    assert [len(r.kept) for r in progress.rounds] == [14, 8, 5, 3, 2]
+    assert progress.finalists == [0, 1]
+    # survivors are scored again at e0 + r * ei, never after the last round (the paper does score
+    # its 2 finalists once more at 18, a measurement that decides nothing)
+    assert sorted(epochs) == [6, 9, 12, 15]
+    assert select(first, "half+1", 2) == list(range(14))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("half", "search.keep = 'half' is not a keep rule; allowed: half+1"),
+    (1.0, "search.keep = 1.0 is out of range"),
+    (0.0, "search.keep = 0.0 is out of range"),
+    (True, "search.keep = True is out of range"),
+])
+def test_check_keep_rejects_with_one_line(value, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_keep(value)
+
+
+def test_check_keep_accepts_the_rule_and_fractions():
+    assert check_keep("half+1") == HALF_PLUS_ONE
+    assert check_keep(" half+1 ") == HALF_PLUS_ONE
+    assert check_keep("0.25") == 0.25
+    assert check_keep(0.5) == 0.5

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from hyperprune import config as configuration
 from hyperprune.config import check_choice, check_range, to_dict
 from hyperprune.errors import UserError
+from hyperprune.search.rounds import check_keep
 from hyperprune.train.config import RunConfig
 
 STRATEGIES = ("lsh", "full", "asha")
@@ -31,7 +32,7 @@ class SearchSettings:
     batch: int = 1                     # proposals drawn together before the sampler sees their scores
     first_epoch: int = 1               # e0: every candidate is trained this far, then scored
     epochs_per_round: int = 1          # ei: survivors train this many more epochs per round
-    keep: float = 0.5                  # fraction of candidates kept per round
+    keep: float | str = "half+1"       # per round: half+1 (the paper's floor(n/2)+1) | a fraction in (0, 1)
     finalists: int = 2                 # F: rounds stop at this many; they train to final_epochs
     final_epochs: int | None = None    # the full budget; default train.epochs
     storage: str | None = None         # Optuna storage URL; default sqlite:///RUN_DIR/study.db
@@ -50,7 +51,7 @@ class SearchSettings:
         check_range("search.batch", self.batch, 1)
         check_range("search.first_epoch", self.first_epoch, 1)
         check_range("search.epochs_per_round", self.epochs_per_round, 0)
-        check_range("search.keep", self.keep, 0.0, 1.0, low_open=True, high_open=True)
+        self.keep = check_keep(self.keep)
         check_range("search.finalists", self.finalists, 1)
         if self.final_epochs is not None:
             check_range("search.final_epochs", self.final_epochs, 1)
@@ -71,9 +72,12 @@ class LyapunovSettings:
     distance: str = "l2"               # l2 (the paper's) | l2-topk | relative | wasserstein
     probe: str = "first"               # first | random: which validation windows
     seed: int = 0                      # probe windows and initial tangent vectors
+    measure: str = "before-update"     # before-update (the paper's) | after-update: the end-of-epoch
+                                       # prune/regrow a sparse candidate's spectrum and loss are taken around
 
     def validate(self) -> None:
         check_choice("lyapunov.convention", self.convention, ["reference", "standard"])
+        check_choice("lyapunov.measure", self.measure, ["before-update", "after-update"])
         if self.k is not None:
             check_range("lyapunov.k", self.k, 1)
         check_range("lyapunov.warmup", self.warmup, 0)

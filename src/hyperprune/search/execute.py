@@ -20,9 +20,11 @@ from hyperprune.data import Corpus, load_corpus
 from hyperprune.errors import UserError
 from hyperprune.files import atomic_write_text
 from hyperprune.lyapunov import distance
+from hyperprune.perplexity import perplexity
 from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.measurement import Measured, reach
 from hyperprune.search.proposals import Proposal
-from hyperprune.search.reference import DenseReference, build_probe, measure, spectrum_tag
+from hyperprune.search.reference import DenseReference, build_probe, spectrum_tag
 from hyperprune.search.schedule import asha_rungs, compare_epochs
 from hyperprune.search.space import SearchSpace
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
@@ -44,6 +46,10 @@ class LeaseLost(Exception):
 
 def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def _spectrum_file(run_dir: Path, epoch: int) -> Path:
+    return run_dir / "spectra" / f"epoch-{epoch:04d}.json"
 
 
 class Workbench:
@@ -131,16 +137,19 @@ class Workbench:
                     result.update(self._partial(trainer), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
                     return result, score
                 continue
+            wants_spectrum = s.metric == "ls"
             try:
-                trainer.train(until_epoch=epoch, on_epoch=check_lease)
+                reached = self._reach(trainer, epoch, _spectrum_file(run_dir, epoch) if wants_spectrum else None,
+                                      lambda d: self.trainer(run_cfg, d), check_lease)
             except TrainingDiverged as exc:
                 asha.finish(self.study, trial._trial_id, optuna.trial.TrialState.FAIL)
                 raise JobFailed(f"diverged: {exc}", {**result, **self._partial(trainer)}) from None
-            valid_ppl = trainer.history[epoch - 1].valid_ppl
+            reached.release()
+            valid_ppl = perplexity(reached.valid_loss)
             score = valid_ppl
-            if s.metric == "ls":
-                spectrum, seconds = measure(trainer, self.probe, self.cfg)
-                result["spectrum_s"] += seconds
+            if wants_spectrum:
+                spectrum = reached.spectrum
+                result["spectrum_s"] += reached.spectrum_s
                 result["spectra"][str(epoch)] = [_finite_or_none(float(v)) for v in spectrum.mean]
                 dense = records[Job("dense", epoch).key].result["spectrum"]
                 score = distance(self.cfg.lyapunov.distance, spectrum, torch.tensor(dense, dtype=torch.float64))
@@ -167,27 +176,20 @@ class Workbench:
         with ref.lock():
             trainer = self.trainer(ref.config, ref.dir)
             atomic_write_text(ref.dir / "config.json", json.dumps(to_dict(ref.config), indent=2) + "\n")
-            spectrum = ref.cached_spectrum(self.tag, epoch) if need_spectrum else None
-            spectrum_s = 0.0
             try:
-                if trainer.epoch <= epoch:
-                    trainer.train(until_epoch=epoch, on_epoch=check_lease)
-                    model_trainer = trainer
-                elif (need_spectrum and spectrum is None) or final:
-                    model_trainer = self.trainer(ref.config, ref.rewind_dir(epoch))
-                    model_trainer.train(until_epoch=epoch, on_epoch=check_lease)
-                else:
-                    model_trainer = None
+                # The dense model has no mask update: before and after it are one state, and a
+                # model already trained past `epoch` (by a search with a longer budget) is rewound.
+                reached = self._reach(trainer, epoch, ref.spectrum_path(self.tag, epoch) if need_spectrum else None,
+                                      lambda d: self.trainer(ref.config, d), check_lease, need_model=final)
             except TrainingDiverged as exc:
                 raise JobFailed(f"dense reference diverged: {exc}") from None
-            if need_spectrum and spectrum is None:
-                spectrum, spectrum_s = measure(model_trainer, self.probe, self.cfg)
-                if not spectrum.all_finite:
+            try:
+                spectrum = reached.spectrum
+                if spectrum is not None and not spectrum.all_finite:
                     raise JobFailed("the dense spectrum is not finite: " + "; ".join(spectrum.issues))
-                ref.save_spectrum(self.tag, epoch, spectrum)
-            test_ppl = model_trainer.evaluate("test") if final else None
-            if model_trainer is not None and model_trainer is not trainer:
-                ref.drop_rewind(epoch)
+                test_ppl = reached.at_epoch.evaluate("test") if final else None
+            finally:
+                reached.release()
         history = trainer.history[:epoch]
         valid_ppl = history[-1].valid_ppl
         result = {
@@ -197,7 +199,7 @@ class Workbench:
             "valid_ppl_by_epoch": {str(r.epoch): r.valid_ppl for r in history},
             "spectrum": [float(v) for v in spectrum.mean] if spectrum is not None else None,
             "train_s": sum(r.wall_s for r in history),
-            "spectrum_s": spectrum_s,
+            "spectrum_s": reached.spectrum_s,
             "dir": str(ref.dir),
         }
         return result, valid_ppl
@@ -212,33 +214,46 @@ class Workbench:
         if trainer.epoch > epoch:
             raise RuntimeError(f"candidate {job.candidate} is already trained to epoch {trainer.epoch}, "
                                f"past job {job.key}")
+        wants_spectrum = job.kind == "score" and self.cfg.search.metric == "ls"
         try:
-            trainer.train(until_epoch=epoch, on_epoch=check_lease)
+            reached = self._reach(trainer, epoch, _spectrum_file(run_dir, epoch) if wants_spectrum else None,
+                                  lambda d: self.trainer(run_cfg, d), check_lease)
         except TrainingDiverged as exc:
             raise JobFailed(f"diverged: {exc}", self._partial(trainer)) from None
-        result = self._partial(trainer)
-        valid_ppl = trainer.history[epoch - 1].valid_ppl
-        if not math.isfinite(valid_ppl) or valid_ppl >= math.exp(700.0):
-            raise JobFailed(f"diverged: validation perplexity is {valid_ppl} at epoch {epoch}", result)
-        result.update(epoch=epoch, valid_ppl=valid_ppl, score=valid_ppl, spectrum=None, spectrum_s=0.0,
-                      test_ppl=None, checkpoint=str(checkpoint_path(trainer.checkpoint_dir, epoch)))
-        if job.kind == "score" and self.cfg.search.metric == "ls":
-            dense = records[Job("dense", epoch).key].result["spectrum"]
-            spectrum, seconds = measure(trainer, self.probe, self.cfg)
-            atomic_write_text(run_dir / "spectra" / f"epoch-{epoch:04d}.json", json.dumps(spectrum.to_dict()) + "\n")
-            result.update(spectrum=[_finite_or_none(float(v)) for v in spectrum.mean], spectrum_s=seconds)
-            if not spectrum.all_finite:
-                raise JobFailed(f"spectrum at epoch {epoch} is not finite: " + "; ".join(spectrum.issues), result)
-            try:
-                score = distance(self.cfg.lyapunov.distance, spectrum, torch.tensor(dense, dtype=torch.float64))
-            except UserError as exc:
-                raise JobFailed(str(exc), result) from None
-            if not math.isfinite(score):
-                raise JobFailed(f"spectrum distance is not finite at epoch {epoch}", result)
-            result["score"] = score
-        if job.kind == "final":
-            result["test_ppl"] = trainer.evaluate("test")
+        try:
+            result = self._partial(trainer)
+            valid_ppl = perplexity(reached.valid_loss)
+            if not math.isfinite(valid_ppl) or valid_ppl >= math.exp(700.0):
+                raise JobFailed(f"diverged: validation perplexity is {valid_ppl} at epoch {epoch}", result)
+            result.update(epoch=epoch, valid_ppl=valid_ppl, score=valid_ppl, spectrum=None, spectrum_s=0.0,
+                          test_ppl=None, checkpoint=str(checkpoint_path(trainer.checkpoint_dir, epoch)))
+            if wants_spectrum:
+                dense = records[Job("dense", epoch).key].result["spectrum"]
+                spectrum = reached.spectrum
+                result.update(spectrum=[_finite_or_none(float(v)) for v in spectrum.mean],
+                              spectrum_s=reached.spectrum_s)
+                if not spectrum.all_finite:
+                    raise JobFailed(f"spectrum at epoch {epoch} is not finite: " + "; ".join(spectrum.issues), result)
+                try:
+                    score = distance(self.cfg.lyapunov.distance, spectrum, torch.tensor(dense, dtype=torch.float64))
+                except UserError as exc:
+                    raise JobFailed(str(exc), result) from None
+                if not math.isfinite(score):
+                    raise JobFailed(f"spectrum distance is not finite at epoch {epoch}", result)
+                result["score"] = score
+            if job.kind == "final":
+                result["test_ppl"] = reached.at_epoch.evaluate("test")
+        finally:
+            reached.release()
         return result, result["score"]
+
+    def _reach(self, trainer: Trainer, epoch: int, spectrum_path: Path | None, scratch_trainer, check_lease,
+               need_model: bool = False) -> Measured:
+        """`trainer` brought to `epoch`, with the validation loss and spectrum of the state
+        `lyapunov.measure` names (see measurement.py)."""
+        return reach(trainer, epoch, point=self.cfg.lyapunov.measure, spectrum_path=spectrum_path,
+                     probe=self.probe, cfg=self.cfg, scratch_trainer=scratch_trainer, on_epoch=check_lease,
+                     need_model=need_model)
 
     @staticmethod
     def _partial(trainer: Trainer) -> dict[str, Any]:

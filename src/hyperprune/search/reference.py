@@ -3,7 +3,8 @@
 The dense model is the search's run config without sparsity: same data, model, recipe and seed.
 It is trained once per content hash of those four in `DENSE_DIR/<hash>/` (a trainer run directory,
 so a later search with a longer budget trains it further instead of again), and its spectrum at
-each compared epoch is cached beside it as JSON, keyed by the probe and the Lyapunov settings.
+each compared epoch is cached beside it as JSON, keyed by the probe and the Lyapunov settings
+(written and read by `measurement.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,7 +24,6 @@ from hyperprune.errors import UserError
 from hyperprune.lyapunov import LyapunovSpectrum, Probe, make_probe, model_spectrum
 from hyperprune.sparse.config import SparseConfig
 from hyperprune.train import RunConfig, Trainer
-from hyperprune.files import atomic_write_text
 from hyperprune.train.trainer import resolve_run_config
 
 
@@ -49,18 +48,6 @@ class DenseReference:
     def spectrum_path(self, tag: str, epoch: int) -> Path:
         return self.dir / "spectra" / f"{tag}-epoch-{epoch:04d}.json"
 
-    def cached_spectrum(self, tag: str, epoch: int) -> LyapunovSpectrum | None:
-        path = self.spectrum_path(tag, epoch)
-        if not path.is_file():
-            return None
-        try:
-            return LyapunovSpectrum.from_dict(json.loads(path.read_text()))
-        except (ValueError, KeyError):
-            return None                               # a damaged cache entry is measured again
-
-    def save_spectrum(self, tag: str, epoch: int, spectrum: LyapunovSpectrum) -> None:
-        atomic_write_text(self.spectrum_path(tag, epoch), json.dumps(spectrum.to_dict()) + "\n")
-
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """One trainer at a time on the cache, even across searches that share it."""
@@ -71,14 +58,6 @@ class DenseReference:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-    def rewind_dir(self, epoch: int) -> Path:
-        """A scratch run for an epoch the cached model has already passed (its checkpoint is gone):
-        training is deterministic, so retraining to `epoch` gives the same model."""
-        return self.dir / f"rewind-{epoch:04d}"
-
-    def drop_rewind(self, epoch: int) -> None:
-        shutil.rmtree(self.rewind_dir(epoch), ignore_errors=True)
 
 
 def build_probe(cfg, valid_ids: torch.Tensor) -> Probe:
@@ -91,6 +70,9 @@ def spectrum_tag(cfg, probe: Probe) -> str:
     """Names a spectrum's settings: the same tag means the same measurement."""
     settings = to_dict(cfg.lyapunov)
     settings.pop("distance")
+    # Where a sparse run is measured is part of a candidate's file name's meaning, not the dense
+    # reference's: the dense model has no mask update, so both points are one state.
+    settings.pop("measure")
     return content_hash({"settings": settings, "probe": probe.to_dict()}, 10)
 
 

@@ -1,17 +1,25 @@
 """Successive elimination rounds of LSH, as pure functions of scores (lower is better).
 
 Round r ranks the candidates alive at epoch E_r = min(e0 + r * ei, final) by their score, keeps
-ceil(n * keep) of them (never fewer than F, and always at least one fewer than n so that every
-round makes progress), and the survivors are trained to E_{r+1} and scored again. Rounds stop
-when F candidates are left: the finalists. Ties are broken by candidate id, so the ranking does not
-depend on the order in which scores arrived; a failed candidate drops out of its round.
+some of them, and the survivors are trained to E_{r+1} and scored again. Rounds stop when F
+candidates are left: the finalists. How many are kept of n (`keep`):
+
+    "half+1"   floor(n / 2) + 1, the released code's rule (main_pruning_competition.py:58-60 keeps
+               ranks 0..floor(n / 2)): 26 -> 14 -> 8 -> 5 -> 3 -> 2;
+    a fraction ceil(n * keep): 26 -> 13 -> 7 -> 4 -> 2 at keep = 0.5.
+
+Either way never fewer than F, and always at least one fewer than n so that every round makes
+progress. Ties are broken by candidate id, so the ranking does not depend on the order in which
+scores arrived; a failed candidate drops out of its round.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Union
+
+from hyperprune.errors import UserError
 
 FAILED = object()     # score_at(...) result: the candidate failed at that epoch
 PENDING = None        # score_at(...) result: not scored yet
@@ -39,12 +47,36 @@ class Progress:
     failed: dict[int, int] = field(default_factory=dict)          # candidate -> epoch it failed at
 
 
-def n_kept(n: int, keep: float, finalists: int) -> int:
+HALF_PLUS_ONE = "half+1"
+Keep = Union[float, str]       # a fraction in (0, 1), or HALF_PLUS_ONE
+
+
+def check_keep(keep: Keep) -> Keep:
+    """`keep` as a rule the functions here accept, or a one-line UserError."""
+    if isinstance(keep, str):
+        text = keep.strip()
+        if text == HALF_PLUS_ONE:
+            return HALF_PLUS_ONE
+        try:
+            keep = float(text)
+        except ValueError:
+            raise UserError(f"search.keep = {keep!r} is not a keep rule; allowed: half+1 (the paper's "
+                            f"floor(n/2)+1) or a fraction in (0, 1)") from None
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep < 1.0:
+        raise UserError(f"search.keep = {keep!r} is out of range; allowed: half+1 (the paper's "
+                        f"floor(n/2)+1) or a fraction in (0, 1)")
+    return float(keep)
+
+
+def n_kept(n: int, keep: Keep, finalists: int) -> int:
     """How many of n candidates survive a round."""
     if n <= finalists:
         return n
-    # The small tolerance keeps ceil(10 * 0.3) at 3 despite 10 * 0.3 = 3.0000000000000004.
-    wanted = math.ceil(n * keep - 1e-9)
+    if keep == HALF_PLUS_ONE:
+        wanted = n // 2 + 1
+    else:
+        # The small tolerance keeps ceil(10 * 0.3) at 3 despite 10 * 0.3 = 3.0000000000000004.
+        wanted = math.ceil(n * keep - 1e-9)
     return max(finalists, min(n - 1, wanted))
 
 
@@ -53,7 +85,7 @@ def rank(scores: dict[int, float]) -> list[int]:
     return sorted(scores, key=lambda c: (scores[c], c))
 
 
-def select(scores: dict[int, float], keep: float, finalists: int) -> list[int]:
+def select(scores: dict[int, float], keep: Keep, finalists: int) -> list[int]:
     """The survivors of one round, ranked."""
     return rank(scores)[: n_kept(len(scores), keep, finalists)]
 
@@ -62,7 +94,7 @@ def round_epochs(e0: int, ei: int, final: int, n_rounds: int) -> list[int]:
     return [min(e0 + r * ei, final) for r in range(n_rounds)]
 
 
-def planned_sizes(n: int, keep: float, finalists: int) -> list[int]:
+def planned_sizes(n: int, keep: Keep, finalists: int) -> list[int]:
     """Candidates in each round when none fails: [n, kept_0, kept_1, ..., F]."""
     sizes = [n]
     while sizes[-1] > finalists:
@@ -71,7 +103,7 @@ def planned_sizes(n: int, keep: float, finalists: int) -> list[int]:
 
 
 def advance(first_scores: dict[int, float], score_at: Callable[[int, int], object], *,
-            e0: int, ei: int, final: int, keep: float, finalists: int) -> Progress:
+            e0: int, ei: int, final: int, keep: Keep, finalists: int) -> Progress:
     """Replay the rounds from the e0 scores, reading later scores through `score_at(candidate, epoch)`
     (a float, PENDING or FAILED), as far as the known scores allow."""
     progress = Progress()

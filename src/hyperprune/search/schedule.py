@@ -40,7 +40,7 @@ class Plan:
         return next(p for p in self.proposals if p.slot == candidate)
 
 
-def compare_epochs(strategy: str, metric: str, e0: int, ei: int, final: int, n: int, keep: float,
+def compare_epochs(strategy: str, metric: str, e0: int, ei: int, final: int, n: int, keep: round_logic.Keep,
                    finalists: int) -> list[int]:
     """Epochs at which candidates are scored against the dense spectrum (lsh with metric ls, asha)."""
     if metric != "ls" or strategy == "full":
@@ -51,7 +51,7 @@ def compare_epochs(strategy: str, metric: str, e0: int, ei: int, final: int, n: 
     return sorted(set(round_logic.round_epochs(e0, ei, final, len(sizes))))
 
 
-def asha_rungs(e0: int, keep: float, final: int) -> list[int]:
+def asha_rungs(e0: int, keep: round_logic.Keep, final: int) -> list[int]:
     """Epochs at which an ASHA trial reports its score: e0 * eta^r below the budget, then the budget."""
     eta = reduction_factor(keep)
     epochs, epoch = [], e0
@@ -61,7 +61,10 @@ def asha_rungs(e0: int, keep: float, final: int) -> list[int]:
     return epochs + [final]
 
 
-def reduction_factor(keep: float) -> int:
+def reduction_factor(keep) -> int:
+    """ASHA's eta: 1 / keep rounded; the paper's half+1 is a halving, eta = 2."""
+    if keep == round_logic.HALF_PLUS_ONE:
+        return 2
     return max(2, round(1 / keep))
 
 
