@@ -193,3 +193,16 @@ def test_a_search_refuses_top_k_with_the_reference_convention(tiny_cfg):
     assert str(err.value) == ("lyapunov.k = 4 with the reference convention: the leading k need init=random; the "
                               "paper's reference uses all exponents (leave lyapunov.k out, or use "
                               "lyapunov.convention=standard)")
+
+
+def test_status_reads_rdb_heartbeats(tmp_path):
+    import time
+    from hyperprune.search.status import rdb_heartbeat_ages
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=60)
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial = study.ask()
+    storage.record_heartbeat(trial._trial_id)
+    time.sleep(1.1)
+    ages = rdb_heartbeat_ages(storage, [trial._trial_id])
+    assert list(ages) == [trial._trial_id] and 1.0 <= ages[trial._trial_id] < 30
+    assert rdb_heartbeat_ages(optuna.storages.InMemoryStorage(), [0]) == {}

@@ -20,6 +20,27 @@ from hyperprune.errors import UserError
 from hyperprune.train.progress import clock
 
 
+def rdb_heartbeat_ages(storage, trial_ids: list[int]) -> dict[int, float]:
+    """Seconds since each trial's last heartbeat, by the database's clock, on RDB storage with
+    heartbeats (Optuna keeps them in its own table and has no public reader); {} elsewhere."""
+    import sqlalchemy
+    from optuna.storages import RDBStorage
+    from optuna.storages._rdb import models
+
+    if not isinstance(storage, RDBStorage) or not trial_ids:
+        return {}
+    session = storage.scoped_session()
+    try:
+        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        rows = session.query(models.TrialHeartbeatModel).filter(
+            models.TrialHeartbeatModel.trial_id.in_(trial_ids)).all()
+        return {row.trial_id: (now - row.heartbeat.replace(tzinfo=None)).total_seconds() for row in rows}
+    except Exception:  # noqa: BLE001 -- a status line must not die on Optuna's private schema
+        return {}
+    finally:
+        session.close()
+
+
 def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
     """(running jobs, waiting jobs, a note when the storage cannot be read)."""
     import optuna
@@ -37,15 +58,17 @@ def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any
         return [], 0, f"no job queue readable ({exc})"
     now = datetime.datetime.now()
     running = []
+    rdb_ages = rdb_heartbeat_ages(storage, [t._trial_id for t in trials if t.state == TrialState.RUNNING])
     for t in trials:
         if t.state != TrialState.RUNNING or "job" not in t.user_attrs:
             continue
-        beat = t.user_attrs.get("heartbeat")
+        beat = t.user_attrs.get("heartbeat")          # journal storage: the worker's clock
         running.append({
             "job": t.user_attrs["job"],
             "worker": t.user_attrs.get("worker"),
             "running_s": (now - t.datetime_start).total_seconds() if t.datetime_start else None,
-            "heartbeat_s_ago": (now.timestamp() - beat) if isinstance(beat, (int, float)) else None,
+            "heartbeat_s_ago": (now.timestamp() - beat) if isinstance(beat, (int, float)) else
+            rdb_ages.get(t._trial_id),
         })
     waiting = sum(1 for t in trials if t.state == TrialState.WAITING and "job" in t.user_attrs)
     return running, waiting, None
