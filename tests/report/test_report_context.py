@@ -78,3 +78,25 @@ def test_no_table_needs_horizontal_scrolling_at_1400_px(complete_run, tmp_path):
     tables = len(re.findall(r'class="table-wrap"', done.stdout))
     assert tables == 5                          # winner, correlations, bracket, cost, candidates
     assert 'data-tables-overflowing="0"' in body, body
+
+
+def test_spectra_figures_have_units_sorted_curves_and_legends_naming_round_and_epoch(complete_run, monkeypatch):
+    from hyperprune.report import figures
+    drawn = []
+    monkeypatch.setattr(figures, "_png", lambda fig: drawn.append(fig) or b"")
+    results = load_search_results(complete_run)
+    made, _ = figures.spectra_figures(results)
+    assert [f.name for f in made] == ["spectra_round0_e1", "spectra_round1_e2"]
+    ax = drawn[0].axes[0]
+    assert ax.get_ylabel() == "Lyapunov exponent (log2 per step)"      # reference convention (the default)
+    assert ax.get_xlabel() == "exponent rank (largest first)"
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "round 0, epoch 1"
+    labels = [t.get_text() for t in legend.get_texts()]
+    first = results.rounds[0]
+    assert labels[-1] == "dense, epoch 1"
+    assert sorted(labels[:-1]) == sorted(f"candidate {c} {'kept' if c in first['kept'] else 'out'}"
+                                         for c in first["candidates"])
+    for line in ax.get_lines():
+        y = [v for v in line.get_ydata() if v == v]
+        assert y == sorted(y, reverse=True)                              # every curve largest first
