@@ -64,3 +64,16 @@ def test_log_jsonl_has_one_line_per_epoch_with_the_right_keys_even_after_resume(
         assert math.isclose(entry["valid_ppl"], math.exp(record.valid_loss))
         assert math.isclose(entry["train_ppl"], math.exp(record.train_loss))
     assert [e["lr"] for e in entries] == [1.0, 0.5, 0.25]                  # decay_after 1, lr_decay 0.5
+
+
+def test_a_terminal_gets_a_bar_with_loss_tokens_per_second_and_eta(capsys):
+    progress = EpochProgress(2, 40, mode="bar")
+    for step in range(1, 41):
+        progress.update(step / 40, 100 * step, lambda: 2.0)
+    progress.close()
+    captured = capsys.readouterr()
+    assert captured.out == ""                                   # the bar is on stderr only
+    err = captured.err
+    assert "epoch 2:" in err and "40/40" in err
+    assert "loss=2.000" in err and "ppl=7.4" in err and "tok_s=" in err
+    assert "<" in err                                           # tqdm's elapsed<remaining (the ETA)
