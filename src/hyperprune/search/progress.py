@@ -236,7 +236,12 @@ def describe_tie(tie: dict[str, Any]) -> str:
 def log_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per (model, epoch) trained so far: the dense reference, then each candidate.
     Keys: model ("dense" or "candidate"), candidate (id or null), epoch, valid_ppl, score (the
-    distance or metric at a scored epoch, else null), status (the candidate's now)."""
+    distance or metric at a scored epoch, else null), status (the candidate's now).
+
+    TensorBoard (when installed), one tag per model, then `tensorboard --logdir RUN_DIR/tb`:
+
+        python -c "import json,sys; from torch.utils.tensorboard import SummaryWriter; w=SummaryWriter(sys.argv[2]); [w.add_scalar(f\"{r['model']}{'' if r['candidate'] is None else r['candidate']}/{k}\", v, r['epoch']) for r in map(json.loads, open(sys.argv[1])) for k, v in r.items() if type(v) is float]; w.close()" RUN_DIR/log.jsonl RUN_DIR/tb
+    """
     entries = []
     dense = results.get("dense") or {}
     for epoch, ppl in sorted(dense.get("valid_ppl_by_epoch", {}).items(), key=lambda kv: int(kv[0])):
