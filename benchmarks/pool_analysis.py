@@ -29,7 +29,8 @@ Sub-pools share candidates, so the spread over sub-pools is not a sampling CI fo
 give the mean with a bootstrap CI over sub-pools, and the 2.5-97.5 percentile range of the regret.
 
 Writes benchmarks/results/pool_ptb_analysis.json, pool_ptb_rho_by_epoch.png,
-pool_ptb_regret_vs_cost.png and pool_ptb_seed_noise.png. Partial records are fine: it says how
+pool_ptb_regret_vs_cost.png and pool_ptb_seed_noise.png (for `--records .../pool-ptb-recurrent`,
+the recurrent-only pool: pool_ptb_recurrent_*). Partial records are fine: it says how
 many runs it read and analyses what is there.
 
 **The paper's pool** (`--paper`; `--extract-paper-pool MIRROR` rebuilds its table): 26 candidates
@@ -401,7 +402,12 @@ def seed_noise(records: list[dict]) -> dict:
     return out
 
 
-def plot(result: dict, folder: Path) -> list[Path]:
+def output_prefix(records: Path) -> str:
+    """pool-ptb -> pool_ptb, pool-ptb-recurrent -> pool_ptb_recurrent: each pool's files apart."""
+    return records.resolve().name.replace("-", "_")
+
+
+def plot(result: dict, folder: Path, prefix: str = "pool_ptb") -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -424,7 +430,7 @@ def plot(result: dict, folder: Path) -> list[Path]:
     axes[0].set_ylabel("rank correlation")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    paths.append(folder / "pool_ptb_rho_by_epoch.png")
+    paths.append(folder / f"{prefix}_rho_by_epoch.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
@@ -434,7 +440,7 @@ def plot(result: dict, folder: Path) -> list[Path]:
     for ax, cost in zip(axes, ("epochs", "seconds")):
         for name, s in result["strategies"].items():
             x, y = s[cost]["mean"], s["regret"]["mean"]
-            marker = next((m for prefix, m in markers.items() if name.startswith(prefix)), "o")
+            marker = next((m for family, m in markers.items() if name.startswith(family)), "o")
             ax.errorbar(x, y, yerr=[[y - s["regret"]["ci95"][0]], [s["regret"]["ci95"][1] - y]],
                         xerr=[[x - s[cost]["ci95"][0]], [s[cost]["ci95"][1] - x]], fmt=marker, capsize=3,
                         label=name)
@@ -443,7 +449,7 @@ def plot(result: dict, folder: Path) -> list[Path]:
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"{result['subpools']} random sub-pools of {result['subpool_size']}: mean and 95% CI")
     fig.tight_layout()
-    paths.append(folder / "pool_ptb_regret_vs_cost.png")
+    paths.append(folder / f"{prefix}_regret_vs_cost.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
@@ -459,7 +465,7 @@ def plot(result: dict, folder: Path) -> list[Path]:
         ax.set_ylabel("final valid ppl")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        paths.append(folder / "pool_ptb_seed_noise.png")
+        paths.append(folder / f"{prefix}_seed_noise.png")
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
     return paths
@@ -524,10 +530,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     start = time.perf_counter()
     result = analyse(load_records(args.records), args.subpools)
+    prefix = output_prefix(args.records)
+    result["masked"] = sorted({tuple(r["config"]["sparse"]["masked"]) for r in load_records(args.records)
+                               if r["kind"] == "candidate" and "config" in r})
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pool_ptb_analysis.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{prefix}_analysis.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     if result["strategies"]:
-        plot(result, args.out)
+        plot(result, args.out, prefix)
+    print(f"masked matrices: {result['masked']}")
     print(report(result))
     print(f"({time.perf_counter() - start:.1f} s)")
     return 0

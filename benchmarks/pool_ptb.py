@@ -17,6 +17,7 @@ and the seconds spent training, validating, updating the masks and measuring.
         > /tmp/pool_ptb.log 2>&1 &
     .venv/bin/python benchmarks/pool_ptb.py --list            # which runs exist, which are missing
     .venv/bin/python benchmarks/pool_ptb.py --measure         # time 150 dense / sparse steps again
+    ... --recurrent-only      # the second pool (recurrent matrices alone), results/pool-ptb-recurrent/
 
 Finished runs are skipped; a run whose record is missing starts from scratch in its scratch
 directory (WORK/<name>, outside the repository) and its record is written atomically only at the
@@ -42,7 +43,8 @@ made on CPU time plus 25% (two jobs on two cores contend for memory bandwidth; l
 Budget: 5 h x 2 jobs = 36,000 job-seconds for 3 dense + 36 sparse runs, 923 s a run on average.
 Validation twice per sparse epoch (before and after the update) plus spectra: ~19 s an epoch, so the
 epochs themselves must be short. The rounds need e0 + 3 < final for e0 = 3 (16 -> 9 -> 5 -> 3 -> 2
-at e0 .. e0 + 3), so 6 epochs; then 270,000 training tokens an epoch (386 steps):
+at e0 .. e0 + 3), so 6 epochs; then 270,000 training tokens an epoch (386 steps), each epoch the
+next window of the split (`epoch_window`):
 
     sparse epoch  386 x 0.29 + 2 x 8 + 2 + 1   = 131 s;  run: 6 x 131 + 16 (final valid + test)
                                                   + 5 (start)                       =   807 s
@@ -50,9 +52,9 @@ at e0 .. e0 + 3), so 6 epochs; then 270,000 training tokens an epoch (386 steps)
     pool          36 x 807 + 3 x 756 = 31,320 job-s = 4.35 h on 2 jobs, + <= 0.12 h for the
                   odd last run alone  = 4.5 h < 5 h
 
-Each run sees 6 x 270k = 1.6M tokens (1.75 PTB epochs). Zaremba's schedule reaches 182 / 147 valid
-ppl after 1 / 2 full PTB epochs of the 2x200 model (BENCHMARKS.md); here the slice repeats and lr
-halves after epoch 4. CALIBRATION below holds what dense and the first candidate measured.
+Each run sees 6 x 270k = 1.6M tokens (1.75 passes over PTB). Zaremba's schedule reaches 182 / 147
+valid ppl after 1 / 2 full PTB epochs of the 2x200 model (BENCHMARKS.md); here lr halves after
+epoch 4. CALIBRATION below holds what dense and the first candidate measured.
 
 These hold only when the pool's two jobs get their two cores: at the load average seen while
 measuring (4-10 from other engineers' test suites), the same epochs took 2-3.5x longer. Launch it
@@ -81,7 +83,7 @@ from pathlib import Path
 import torch
 
 from hyperprune.config import from_dict, to_dict
-from hyperprune.data import load_corpus
+from hyperprune.data import batchify, load_corpus
 from hyperprune.data.config import DataConfig
 from hyperprune.files import atomic_write_text
 from hyperprune.lyapunov import make_probe, model_spectrum
@@ -99,7 +101,8 @@ RECORD_FORMAT = 1
 # Untied embedding (128) and decoder (from 200 hidden units): the masked matrices have four shapes
 # (10000x128, 800x128, 800x200, 10000x200), so ER's per-tensor densities differ from uniform's.
 FULL = {
-    "data": {"name": "ptb", "train_tokens": 270_000},          # validation and test: whole splits
+    "data": {"name": "ptb"},                                    # whole splits
+    "epoch_tokens": 270_000,     # an epoch is the next window of this many training tokens (wrapping)
     "model": {"preset": "lstm-small", "emb_size": 128, "hidden_size": 200, "tie_weights": False},
     # The Selfish-RNN recipe (NT-ASGD; the preset's cosine death rate, here over the 6 epochs) at
     # Zaremba-small's per-token step (lr 20, clip 0.25; BENCHMARKS.md), halved after epoch 4 as
@@ -112,9 +115,14 @@ FULL = {
     "noise_seeds": [1, 2],
     "noise_candidates": 2,
 }
+# `--recurrent-only`: the second pool the issue allows only if sparse candidates cannot leave the
+# unigram plateau with embedding and decoder masked too. Its records go to their own folder.
+RECURRENT_ONLY = {**FULL, "sparse": {**FULL["sparse"], "masked": ["recurrent"]}}
+RECURRENT_RESULTS = REPO / "benchmarks" / "results" / "pool-ptb-recurrent"
 # `--tiny`: the same pipeline in seconds (tests): three runs on a few hundred tokens.
 TINY = {
-    "data": {"name": "ptb", "train_tokens": 400, "valid_tokens": 200, "test_tokens": 200},
+    "data": {"name": "ptb", "train_tokens": 900, "valid_tokens": 200, "test_tokens": 200},
+    "epoch_tokens": 400,
     "model": {"preset": "lstm-small", "emb_size": 12, "hidden_size": 16, "tie_weights": False},
     "train": {"epochs": 2, "batch_size": 4, "eval_batch_size": 2, "bptt": 10, "optimizer": "nt-asgd",
               "lr": 20.0, "clip": 0.25, "decay_after": None, "nonmono": 5},
@@ -160,6 +168,17 @@ def plan_runs(setup: dict) -> list[dict]:
         runs += [{"name": f"c{i:02d}-s{seed}", "kind": "candidate", "candidate": i, "params": candidates[i],
                   "seed": seed} for i in range(setup["noise_candidates"])]
     return runs
+
+
+def epoch_window(train_ids: torch.Tensor, epoch: int, size: int) -> torch.Tensor:
+    """The training tokens of 1-based `epoch`: the `epoch`-th window of `size` consecutive tokens of
+    the split, wrapping around at its end.
+
+    Why windows: a run can afford ~1.75 passes over PTB's 930k training tokens, and the rounds need
+    6 epochs (validation, spectra and a mask update after each). Six passes over a fixed 270k slice
+    would overfit it; six consecutive windows see the whole split, and each epoch fresh text."""
+    start = ((epoch - 1) * size) % len(train_ids)
+    return torch.roll(train_ids, -start)[:size]
 
 
 def run_config(setup: dict, params: dict | None, seed: int) -> RunConfig:
@@ -226,6 +245,7 @@ def train_run(run: dict, setup: dict, work: Path, out: Path, corpus=None) -> dic
                         "valid_after_update": valid_after_s, "spectra": pending["spectrum_s"],
                         "epoch": time.perf_counter() - epoch_start[0]},
         })
+        next_window(t)
         epoch_start[0] = time.perf_counter()
 
     failure = None
@@ -233,6 +253,13 @@ def train_run(run: dict, setup: dict, work: Path, out: Path, corpus=None) -> dic
     epoch_start = [time.perf_counter()]
     trainer = Trainer(cfg, run_dir, corpus=corpus, verbose=False, progress=False)
     resolved = to_dict(trainer.cfg)
+    size = setup["epoch_tokens"]
+
+    def next_window(t: Trainer) -> None:
+        # The Trainer batchifies its whole training split once; each epoch gets its own window instead.
+        t.train_data = batchify(epoch_window(corpus.train, t.epoch + 1, size), cfg.train.batch_size)
+
+    next_window(trainer)
     try:
         trainer.train(on_epoch=on_epoch, before_mask_update=before_update)
         final = {"valid_ppl": _finite(trainer.evaluate("valid")), "test_ppl": _finite(trainer.evaluate("test")),
@@ -244,6 +271,7 @@ def train_run(run: dict, setup: dict, work: Path, out: Path, corpus=None) -> dic
         "format": RECORD_FORMAT,
         **{key: run[key] for key in ("name", "kind", "candidate", "params", "seed")},
         "config": resolved,
+        "epoch_tokens": size,
         "probe": dict(PROBE),
         "spectra": {variant: dict(args) for variant, args in SPECTRA.items()},
         "masked_shapes": {name: list(p.shape) for name, p in trainer.sparse.params.items()}
@@ -379,14 +407,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="RUN", help="train only these runs: names or numbers "
                         "from --list")
     parser.add_argument("--max-runs", type=int, help="train at most this many missing runs, then stop")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the per-run records go")
+    parser.add_argument("--out", type=Path, help=f"where the per-run records go (default {RESULTS.name}/, "
+                        f"with --recurrent-only {RECURRENT_RESULTS.name}/)")
+    parser.add_argument("--recurrent-only", action="store_true",
+                        help="the second pool: only the recurrent matrices masked (labelled as such)")
     parser.add_argument("--work", type=Path, default=WORK, help="scratch run directories (outside the repo)")
     parser.add_argument("--tiny", action="store_true", help="a three-run pool on a few hundred tokens (tests)")
     parser.add_argument("--list", action="store_true", help="list the runs and which are finished")
     parser.add_argument("--measure", action="store_true", help="time dense and sparse steps, print JSON")
     parser.add_argument("--steps", type=int, default=150, help="--measure: timed steps")
     args = parser.parse_args(argv)
-    setup = TINY if args.tiny else FULL
+    setup = TINY if args.tiny else RECURRENT_ONLY if args.recurrent_only else FULL
+    if args.out is None:
+        args.out = RECURRENT_RESULTS if args.recurrent_only else RESULTS
     if args.measure:
         print(json.dumps(measure(setup, args.steps), indent=1))
         return 0

@@ -68,3 +68,11 @@ def test_tiny_pool_writes_one_finished_record_per_run_and_skips_them_next_time(p
 def test_only_names_a_planned_run(pool_ptb, tmp_path):
     with pytest.raises(SystemExit, match="unknown run"):
         pool_ptb.run_pool(pool_ptb.TINY, tmp_path, tmp_path, jobs=1, only=["c99-s7"], max_runs=None, log=lambda line: None)
+
+
+def test_each_epoch_trains_on_the_next_window_of_the_split_wrapping_around(pool_ptb):
+    import torch
+
+    ids = torch.arange(10)
+    windows = [pool_ptb.epoch_window(ids, epoch, 4).tolist() for epoch in (1, 2, 3, 4)]
+    assert windows == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 1], [2, 3, 4, 5]]
