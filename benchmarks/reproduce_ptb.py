@@ -4,9 +4,11 @@ A seeded pool of candidates from the paper's search space (sparse init x death x
 redistribution x death rate, at sparsity 0.67) and the dense model are **all** trained to the full
 budget with one small stacked-LSTM recipe, so the truth (every candidate's final perplexity) is known.
 After every epoch we record the validation perplexity and four Lyapunov spectra (conventions
-`reference` and `standard`, all exponents and the leading k = 64). Our training continues from
-checkpoints deterministically, so a candidate's trajectory under LSH's rounds is the prefix of its
-full run: the selections of `lsh` (metric `ls`, each spectrum variant), `lsh` (metric `loss`) and
+`reference` and `standard`, all exponents and the leading k = 64) of the model *before* the epoch's
+sparse prune/regrow, as the released code saves and measures it (`lyapunov.measure: before-update`;
+docs/paper.md); the record is written before the epoch's checkpoint, so a resumed run has it.
+Our training continues from checkpoints deterministically, so a candidate's trajectory under LSH's
+rounds is the prefix of its full run: the selections of `lsh` (metric `ls`, each spectrum variant), `lsh` (metric `loss`) and
 `full` are then replayed offline from the recorded trajectories with the search's own round logic
 (`hyperprune.search.rounds.advance`), with their compute counted from the recorded times.
 
@@ -42,6 +44,7 @@ from hyperprune.config import from_dict
 from hyperprune.data import load_corpus
 from hyperprune.data.config import DataConfig
 from hyperprune.lyapunov import distance, make_probe, model_spectrum
+from hyperprune.perplexity import perplexity
 from hyperprune.search.rounds import FAILED, advance
 from hyperprune.train import RunConfig, Trainer
 from hyperprune.files import atomic_write_text
@@ -75,14 +78,16 @@ SPACE = {
     "redistribution": ["magnitude", "nonzeros", "none"],
     "death_rate": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
 }
-ROUNDS = {"e0": 1, "ei": 1, "keep": 0.5, "finalists": 2}    # the search's defaults
+ROUNDS = {"e0": 1, "ei": 1, "keep": "half+1", "finalists": 2}   # keep: the paper's floor(n/2) + 1
+MEASURED = "before-update"     # trajectories recorded otherwise (earlier versions) must be retrained
 E0_CHOICES = (1, 2, 3)         # the selections are also replayed with later first scoring epochs
 PROBE = {"n_sequences": 2, "length": 35, "warmup": 10, "seed": 0}   # the paper's probe
-SPECTRA = {                                 # variant -> (convention, k)
-    "reference": ("reference", None),
-    "reference_k64": ("reference", 64),
-    "standard": ("standard", None),
-    "standard_k64": ("standard", 64),
+SPECTRA = {                                 # variant -> (convention, k, initial frame)
+    "reference": ("reference", None, None),
+    # The leading 64 need a random frame: the identity's first 64 columns span layer 0's first units.
+    "reference_k64": ("reference", 64, "random"),
+    "standard": ("standard", None, None),
+    "standard_k64": ("standard", 64, None),
 }
 DISTANCE = "l2"
 PAPER = {"source": "Zheng & Shlizerman, arXiv 2506.07975, PTB, stacked LSTM 2x1500 at sparsity 0.67",
@@ -122,15 +127,17 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-def record_epoch(trainer: Trainer, probe, epoch_s: float | None) -> dict:
-    """Validation perplexity and the four spectra of the model as evaluated (ASGD averages if any)."""
-    record = trainer.history[-1]
-    entry = {"valid_ppl": record.valid_ppl, "train_s": record.wall_s, "epoch_s": epoch_s,
+def record_epoch(trainer: Trainer, probe) -> dict:
+    """Validation perplexity and the four spectra of the model as evaluated (ASGD averages if any),
+    called in the trainer's `before_mask_update` hook: the epoch's validation has run, its prune and
+    regrow have not. The epoch's times are filled in once it is complete (`on_epoch`)."""
+    valid_loss = trainer.val_losses[-1]
+    entry = {"valid_ppl": perplexity(valid_loss), "train_s": None, "epoch_s": None,
              "spectra": {}, "spectrum_s": {}}
     with trainer.evaluation_weights():
-        for variant, (convention, k) in SPECTRA.items():
+        for variant, (convention, k, init) in SPECTRA.items():
             start = time.perf_counter()
-            spectrum = model_spectrum(trainer.model, probe, convention=convention, k=k,
+            spectrum = model_spectrum(trainer.model, probe, convention=convention, k=k, init=init,
                                       warmup=PROBE["warmup"], seed=PROBE["seed"])
             entry["spectrum_s"][variant] = time.perf_counter() - start
             entry["spectra"][variant] = [_encode(v) for v in spectrum.mean.tolist()]
@@ -141,31 +148,38 @@ def train_run(name: str, params: dict | None, work: Path, corpus, probe, progres
     """Train one run to the full budget, recording every epoch; resumes and skips finished work."""
     run_dir = work / name
     path = run_dir / "trajectory.json"
-    trajectory = read_json(path) or {"name": name, "params": params, "epochs": {}, "final": None,
-                                     "failure": None}
+    trajectory = read_json(path) or {"name": name, "params": params, "measured": MEASURED, "epochs": {},
+                                     "final": None, "failure": None}
+    if trajectory.get("measured") != MEASURED:
+        raise RuntimeError(f"{name}: {path} was recorded after the mask update by an earlier version; "
+                           f"delete {run_dir} (or use another --work) to measure before the update")
     if trajectory["final"] is not None or trajectory["failure"] is not None:
         return trajectory
     cfg = run_config(params)
     try:
         trainer = Trainer(cfg, run_dir, corpus=corpus, verbose=False, progress=False)
-        if trainer.epoch > 0 and str(trainer.epoch) not in trajectory["epochs"]:
-            # Killed between the checkpoint and the record: the restored state is that epoch's.
-            if str(trainer.epoch - 1) not in trajectory["epochs"] and trainer.epoch > 1:
-                raise RuntimeError(f"{name}: trajectory.json lacks epochs before {trainer.epoch}; "
-                                   f"delete {run_dir} to retrain it")
-            trajectory["epochs"][str(trainer.epoch)] = record_epoch(trainer, probe, None)
-            atomic_write_text(path, json.dumps(trajectory) + "\n")
+        missing = [e for e in range(1, trainer.epoch + 1) if str(e) not in trajectory["epochs"]]
+        if missing:
+            # Records are written before their checkpoint; a checkpoint without one is not ours.
+            raise RuntimeError(f"{name}: trajectory.json lacks epochs {missing}; delete {run_dir} to retrain it")
+        for e in range(1, trainer.epoch + 1):
+            entry = trajectory["epochs"][str(e)]
+            if entry["train_s"] is None:          # killed after the checkpoint, before on_epoch
+                entry["train_s"] = trainer.history[e - 1].wall_s
         last = [time.perf_counter()]
 
+        def before_update(t: Trainer, epoch: int) -> None:
+            trajectory["epochs"][str(epoch)] = record_epoch(t, probe)
+            atomic_write_text(path, json.dumps(trajectory) + "\n")
+
         def on_epoch(t: Trainer, record) -> None:
-            epoch_s = time.perf_counter() - last[0]
-            entry = record_epoch(t, probe, epoch_s)
-            trajectory["epochs"][str(t.epoch)] = entry
+            entry = trajectory["epochs"][str(t.epoch)]
+            entry.update(train_s=record.wall_s, epoch_s=time.perf_counter() - last[0])
             atomic_write_text(path, json.dumps(trajectory) + "\n")
             progress(name, t.epoch, entry)
             last[0] = time.perf_counter()
 
-        trainer.train(on_epoch=on_epoch)
+        trainer.train(on_epoch=on_epoch, before_mask_update=before_update)
         trajectory["final"] = {"valid_ppl": trainer.evaluate("valid"), "test_ppl": trainer.evaluate("test"),
                                "epochs": trainer.epoch, "train_wall_s": trainer.train_wall_s}
     except TrainingDiverged as exc:
@@ -333,7 +347,7 @@ def analyse(work: Path, out: Path, pool_params: dict[str, dict], state: dict | N
         "setup": {"data": DATA, "model": MODEL, "train": TRAIN, "sparsity": SPARSITY, "masked": MASKED,
                   "seed": SEED,
                   "pool_size": len(pool_params), "pool_seed": POOL_SEED, "space": SPACE, "rounds": ROUNDS,
-                  "probe": PROBE, "spectra": {v: {"convention": c, "k": k} for v, (c, k) in SPECTRA.items()},
+                  "probe": PROBE, "spectra": {v: {"convention": c, "k": k, "init": i} for v, (c, k, i) in SPECTRA.items()},
                   "distance": DISTANCE, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared)",
                   # wall: first start of the work dir to the end of the last run (restarts included);
