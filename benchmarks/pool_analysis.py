@@ -35,8 +35,10 @@ many runs it read and analyses what is there.
 
 **The paper's pool** (`--paper`; `--extract-paper-pool MIRROR` rebuilds its table): 26 candidates
 of the released trials pickle, with the LS distance and validation perplexity at epoch 3, against
-the final perplexities listed in the released `sources/plotter.py` (`late_ppl0`, whose order is the
-trial indices listed there). The same correlation code prints Spearman 0.72 (LS) and 0.42 (ppl).
+the final test perplexities listed in the released `sources/plotter.py` (`late_ppl0`, in the order
+of the trial indices listed there). plotter.py's own early-ppl series is the test perplexity of LE
+pickles that were not released; the trials pickle's epoch-3 validation perplexity gives the paper's
+0.42 (its epoch-3 test perplexity gives 0.44). The same correlation code prints Spearman 0.72 (LS) and 0.42 (ppl).
 """
 
 from __future__ import annotations
@@ -176,7 +178,8 @@ def extract_paper_pool(mirror: Path = PAPER_MIRROR) -> dict:
             "ls_distance_e3": "trials result 'loss': LE_distance, the hyperopt objective (sources/first_round.py:68), LS distance to dense at epoch 3",
             "valid_ppl_e3": "trials result 'val_loss': math.exp(val_loss) (first_round.py:68), validation perplexity at epoch 3",
             "test_ppl_e3": "trials result 'test_loss': test perplexity at epoch 3",
-            "final_ppl": "plotter.py late_ppl0, in the order of its indices: the final perplexity of each trial",
+            "final_ppl": "plotter.py:42 late_ppl0, in the order of its indices (plotter.py:12): each trial's final "
+                         "test perplexity (trial 136's 69.73 is the test ppl the paper reports for the LSH winner)",
             "death_rate": "args.death_rate (a pickled numpy float64)",
         },
         "model": "stacked LSTM 2x1500, untied, dropout 0.65, sparsity 0.67, SGD lr 40 clip 0.25, seed 42",
@@ -526,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.paper:
         table = json.loads(PAPER_POOL.read_text(encoding="utf-8"))
         for name, c in paper_check(table).items():
-            print(f"paper pool, {name:15s} vs final ppl: {describe(c)}")
+            print(f"paper pool, {name:15s} vs final test ppl: {describe(c)}")
         return 0
     start = time.perf_counter()
     result = analyse(load_records(args.records), args.subpools)
