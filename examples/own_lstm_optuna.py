@@ -73,8 +73,11 @@ def main() -> None:
         engine.apply()
         for epoch in range(args.epochs):
             train_one_epoch(model, train, lr=lr, engine=engine)
+            # Measured before the epoch's prune/regrow, as the paper's code does (it saves each
+            # epoch's model before the mask update and measures that file).
+            distance = hyperprune.spectrum_distance(model, dense, probe, epoch=epoch)
             engine.end_of_epoch(epoch + 1, None)
-            trial.report(hyperprune.spectrum_distance(model, dense, probe, epoch=epoch), epoch)
+            trial.report(distance, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
         return perplexity(model, valid)
