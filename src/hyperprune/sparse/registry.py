@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +39,10 @@ class Registry:
         self.package = package    # the folder whose modules register into this registry
         self._items: dict[str, Strategy] = {}
         self._loaded = False
+        # Two threads (an Optuna study with n_jobs > 1) may ask at once: the second must wait for
+        # the imports, not see a registry marked loaded but still empty. Re-entrant: a strategy
+        # module that asks the registry while being imported must not deadlock.
+        self._load_lock = threading.RLock()
 
     def register(self, name: str, *, needs: tuple[str, ...] = (),
                  shares_regrowth: bool = False) -> Callable[[Callable], Callable]:
@@ -49,11 +54,15 @@ class Registry:
         return decorate
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
+        if self._loaded:
+            return
+        with self._load_lock:
+            if self._loaded:
+                return
             package = importlib.import_module(self.package)
             for module in pkgutil.iter_modules(package.__path__):
                 importlib.import_module(f"{self.package}.{module.name}")
+            self._loaded = True
 
     def names(self) -> list[str]:
         self._load()
