@@ -10,7 +10,9 @@ docs/paper.md); the record is written before the epoch's checkpoint, so a resume
 Our training continues from checkpoints deterministically, so a candidate's trajectory under LSH's
 rounds is the prefix of its full run: the selections of `lsh` (metric `ls`, each spectrum variant), `lsh` (metric `loss`) and
 `full` are then replayed offline from the recorded trajectories with the search's own round logic
-(`hyperprune.search.rounds.advance`), with their compute counted from the recorded times.
+(`hyperprune.search.rounds.advance`), with their compute counted from the recorded times; a score at
+epoch e reads the record of the last epoch up to e that improved validation, the released code's
+rule (`scored_epoch`). The rank correlations use epoch e's own record.
 
 Resumable and safe to run in the background: every run lives in WORK/<name>/ (a Trainer run
 directory that resumes from its last checkpoint) with its per-epoch record in trajectory.json;
@@ -45,6 +47,7 @@ from hyperprune.data import load_corpus
 from hyperprune.data.config import DataConfig
 from hyperprune.lyapunov import distance, make_probe, model_spectrum
 from hyperprune.perplexity import perplexity
+from hyperprune.search.measurement import last_improving
 from hyperprune.search.rounds import FAILED, advance
 from hyperprune.train import RunConfig, Trainer
 from hyperprune.files import atomic_write_text
@@ -199,8 +202,10 @@ def spectrum_at(trajectory: dict, epoch: int, variant: str) -> torch.Tensor | No
 
 def distance_at(candidate: dict, dense: dict, epoch: int, variant: str) -> float | None:
     a, b = spectrum_at(candidate, epoch, variant), spectrum_at(dense, epoch, variant)
-    if a is None or b is None:
-        return None
+    return None if a is None or b is None else finite_distance(a, b)
+
+
+def finite_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)      # non-finite exponents: counted below
@@ -208,14 +213,29 @@ def distance_at(candidate: dict, dense: dict, epoch: int, variant: str) -> float
     return d if math.isfinite(d) else math.inf              # a broken spectrum ranks last
 
 
+def scored_epoch(trajectory: dict, epoch: int) -> int:
+    """The epoch whose record LSH scores at `epoch`: the last one up to it that improved validation,
+    as the released code saves and compares (`lyapunov.measure: last-improving`, docs/paper.md)."""
+    ppl = []
+    for e in range(1, epoch + 1):
+        entry = trajectory["epochs"].get(str(e))
+        if entry is None:
+            return epoch                     # not recorded yet: the caller finds nothing there
+        ppl.append(entry["valid_ppl"])       # perplexity orders epochs as the loss does
+    return last_improving(ppl, epoch)
+
+
 def score_fn(metric: str, variant: str | None, dense: dict):
     def score(candidate: dict, epoch: int):
         if candidate["failure"] is not None and str(epoch) not in candidate["epochs"]:
             return FAILED
+        k = scored_epoch(candidate, epoch)
         if metric == "loss":
-            entry = candidate["epochs"].get(str(epoch))
+            entry = candidate["epochs"].get(str(k))
             return None if entry is None else entry["valid_ppl"]
-        return distance_at(candidate, dense, epoch, variant)
+        a = spectrum_at(candidate, k, variant)
+        b = spectrum_at(dense, scored_epoch(dense, epoch), variant)
+        return None if a is None or b is None else finite_distance(a, b)
     return score
 
 

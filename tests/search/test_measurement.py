@@ -14,7 +14,7 @@ import pytest
 
 from hyperprune.search import run_search
 from hyperprune.search.execute import Workbench
-from hyperprune.search.measurement import load_spectrum, reach
+from hyperprune.search.measurement import last_improving, load_spectrum, reach
 from hyperprune.search.reference import build_probe, measure
 from hyperprune.search.space import SearchSpace
 from hyperprune.train import Trainer
@@ -60,7 +60,7 @@ def test_reach_measures_the_named_state_and_its_validation_loss(run, tmp_path, p
     path = tmp_path / point / "spectra" / f"epoch-{EPOCH:04d}.json"
     reached = reach(trainer, EPOCH, point=point, spectrum_path=path, probe=probe, cfg=cfg,
                     scratch_trainer=lambda d: _trainer(run_cfg, d))
-    expected = before if point == "before-update" else after
+    expected = after if point == "after-update" else before
     assert reached.spectrum.mean.tolist() == expected.mean.tolist()
     assert load_spectrum(path, point)[0].mean.tolist() == expected.mean.tolist()
     if point == "before-update":
@@ -118,16 +118,29 @@ def test_a_crash_inside_the_measurement_leaves_no_checkpoint_of_that_epoch(run, 
     assert reached.spectrum.mean.tolist() == before.mean.tolist()
 
 
-@pytest.mark.parametrize("point", ["before-update", "after-update"])
-def test_a_search_records_the_spectrum_of_the_state_lyapunov_measure_names(tiny_cfg, tmp_path, run, point):
-    _, _, _, before, after, _ = run
+@pytest.fixture
+def before_epoch_1(run, tmp_path):
+    cfg, run_cfg, probe, *_ = run
+    seen = {}
+    _trainer(run_cfg, tmp_path / "epoch-1").train(
+        until_epoch=1, before_mask_update=lambda tr, e: seen.update(s=measure(tr, probe, cfg)[0]))
+    return seen["s"]
+
+
+@pytest.mark.parametrize("point", ["last-improving", "before-update", "after-update"])
+def test_a_search_records_the_spectrum_of_the_state_lyapunov_measure_names(tiny_cfg, tmp_path, run, point,
+                                                                          before_epoch_1):
+    _, _, _, before, after, reference = run
+    if point == "last-improving":
+        improved = reference.history[1].valid_loss < reference.history[0].valid_loss
+        before = before if improved else before_epoch_1
     space = {key: [value] for key, value in PARAMS.items()}      # one candidate: the reference's
     cfg = tiny_cfg(run_dir=tmp_path / f"search-{point}", train={"epochs": 3},
                    search={"n_candidates": 1, "finalists": 1, "first_epoch": EPOCH, "space": space},
                    lyapunov={"measure": point})
     results = run_search(cfg, verbose=False)
     (candidate,) = results["candidates"]
-    expected = before if point == "before-update" else after
+    expected = after if point == "after-update" else before
     assert candidate["spectra"][str(EPOCH)] == expected.mean.tolist()
     stored = json.loads((cfg.checkpoint_dir / "0000" / "spectra" / f"epoch-{EPOCH:04d}.json").read_text())
     assert stored["measured"]["point"] == point
@@ -149,3 +162,54 @@ def test_the_dense_reference_is_one_state_before_and_after(tiny_cfg, tmp_path):
         assert Workbench(cfg).reference.dir.parent == dense_dir
     assert spectra[0] == spectra[1]
     assert len(list(dense_dir.glob("*/spectra/*.json"))) == 1
+
+
+# -- last-improving: the released code measures the last epoch that improved validation ------------
+
+@pytest.mark.parametrize("losses, expected", [
+    ([5.0, 4.0, 4.5, 3.9, 4.0], [1, 2, 2, 4, 4]),
+    ([3.0, 3.0, 2.0], [1, 1, 3]),               # equal is not better (train.py:178: val_loss < stored_loss)
+    ([float("nan"), 2.0], [1, 2]),
+])
+def test_last_improving_is_the_last_epoch_that_beat_every_earlier_one(losses, expected):
+    assert [last_improving(losses, e) for e in range(1, len(losses) + 1)] == expected
+
+
+def _with_validation(trainer, losses):
+    """`trainer` whose per-epoch validation loss reads `losses` (epoch 1 first); training is untouched."""
+    real = trainer.evaluate_loss
+
+    def evaluate_loss(split):
+        return losses[trainer.epoch] if split == "valid" and trainer.epoch < len(losses) else real(split)
+    trainer.evaluate_loss = evaluate_loss
+    return trainer
+
+
+def test_last_improving_measures_the_pre_update_state_of_the_last_better_epoch(run, tmp_path, before_epoch_1):
+    cfg, run_cfg, probe, before_2, _, _ = run
+    # The pre-update spectrum of epoch 1, from an independent trainer.
+    before_1 = before_epoch_1
+    assert before_1.mean.tolist() != before_2.mean.tolist()
+    losses = [5.0, 6.0]                              # epoch 2 does not improve: the paper measures epoch 1
+    make = lambda d: _with_validation(_trainer(run_cfg, d), losses)
+    directory = tmp_path / "worse"
+    path = directory / "spectra" / f"epoch-{EPOCH:04d}.json"
+    kwargs = dict(point="last-improving", spectrum_path=path, probe=probe, cfg=cfg, scratch_trainer=make)
+    reached = reach(make(directory), EPOCH, **kwargs)
+    assert reached.spectrum.mean.tolist() == before_1.mean.tolist()
+    assert reached.valid_loss == 5.0                 # the best so far, as train_main returns
+    assert json.loads(path.read_text())["measured"]["point"] == "last-improving"
+    # Resumed without its spectrum: measured again from the kept weights of epoch 1 ...
+    path.unlink()
+    again = reach(_trainer(run_cfg, directory), EPOCH, **kwargs)
+    assert again.scratch is None and again.spectrum.mean.tolist() == before_1.mean.tolist()
+    # ... and without those either: retrained from the start in a scratch directory.
+    path.unlink()
+    (directory / "last-improving.pt").unlink()
+    rewound = reach(_trainer(run_cfg, directory), EPOCH, **kwargs)
+    assert rewound.scratch is not None and rewound.spectrum.mean.tolist() == before_1.mean.tolist()
+    rewound.release()
+    # An epoch that improves is measured before its own update, as before-update does.
+    better = _with_validation(_trainer(run_cfg, tmp_path / "better"), [5.0, 4.0])
+    improving = reach(better, EPOCH, **{**kwargs, "spectrum_path": tmp_path / "better" / "s.json"})
+    assert improving.spectrum.mean.tolist() == before_2.mean.tolist() and improving.valid_loss == 4.0

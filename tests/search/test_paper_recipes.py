@@ -45,7 +45,7 @@ def _candidate_trainer(cfg, results, candidate: int = 0) -> Trainer:
 def test_every_recipe_file_loads_as_written():
     for path in sorted(PAPER.glob("*.yaml")):
         cfg = load_search_config(path)
-        assert cfg.search.keep == HALF_PLUS_ONE and cfg.lyapunov.measure == "before-update", path.name
+        assert cfg.search.keep == HALF_PLUS_ONE and cfg.lyapunov.measure == "last-improving", path.name
         assert cfg.search.n_candidates == 40 and cfg.search.first_epoch == 3 and cfg.search.finalists == 2
     lstm = load_search_config(PAPER / "lstm-ptb.yaml")
     assert (lstm.model.hidden_size, lstm.train.lr, lstm.train.clip, lstm.sparse.sparsity) == (1500, 40.0, 0.25, 0.67)

@@ -72,12 +72,14 @@ class LyapunovSettings:
     distance: str = "l2"               # l2 (the paper's) | l2-topk | relative | wasserstein
     probe: str = "first"               # first | random: which validation windows
     seed: int = 0                      # probe windows and initial tangent vectors
-    measure: str = "before-update"     # before-update (the paper's) | after-update: the end-of-epoch
-                                       # prune/regrow a sparse candidate's spectrum and loss are taken around
+    measure: str = "last-improving"    # which state a sparse candidate is scored on at epoch e (its
+                                       # spectrum and loss): last-improving (the paper's: before the update,
+                                       # of the last epoch <= e that improved validation) | before-update
+                                       # (of epoch e) | after-update (epoch e's checkpoint); measurement.py
 
     def validate(self) -> None:
         check_choice("lyapunov.convention", self.convention, ["reference", "standard"])
-        check_choice("lyapunov.measure", self.measure, ["before-update", "after-update"])
+        check_choice("lyapunov.measure", self.measure, ["last-improving", "before-update", "after-update"])
         if self.k is not None:
             check_range("lyapunov.k", self.k, 1)
         check_range("lyapunov.warmup", self.warmup, 0)

@@ -1,37 +1,49 @@
 """Which model state a candidate is scored on at epoch e, and how that survives a crash.
 
 A sparse run changes its masks at the end of every epoch (prune, then regrow at zero). The released
-LSH code saves the epoch's model *before* that update (train.py:153-165 and 178-193: save, then
-`mask.at_end_of_epoch`) and LE_calculation.py measures the saved file, so the paper's spectrum and
-its validation loss both see the weights just trained. `lyapunov.measure` chooses:
+LSH code saves an epoch's model *before* that update, and only when its validation loss beats every
+earlier epoch's (train.py:153-165, 178-193: save if improved, then `mask.at_end_of_epoch`);
+LE_calculation.py measures the saved files and util.py:181-192 compares the last one up to e. So
+its spectrum at e is that of the last improving epoch k <= e, before k's update, and its loss
+metric is the best validation loss so far (train.py:202). `lyapunov.measure` chooses:
 
-    before-update  (the paper's) the spectrum is measured in the trainer's `before_mask_update` hook,
-                   after validation; the validation loss recorded for the epoch is of that same state;
-    after-update   the spectrum of the model the epoch's checkpoint holds (pruned and regrown), and a
-                   second validation pass on that state, so that metric `loss` sees it too.
+    last-improving (the paper's) the pre-update state of the last epoch k <= e that improved
+                   validation; the loss is that epoch's, the best so far. When e itself improved
+                   (usual early in training) this is `before-update`;
+    before-update  the pre-update state of epoch e and its validation loss;
+    after-update   the model epoch e's checkpoint holds (pruned and regrown), and a second validation
+                   pass on that state, so that metric `loss` sees it too.
 
-The pre-update state exists only inside the epoch, so the hook writes the spectrum to disk
-(atomically) before the trainer saves the epoch's checkpoint: if checkpoint e exists, so does its
-spectrum. Should it be missing anyway (deleted, or the run was trained by a job that did not
-measure), the epoch is trained again from checkpoint e - 1 in a scratch directory (or from the
-start when that checkpoint is gone); training is deterministic, so the scratch run reaches the
-same pre-update state bit for bit.
+The pre-update state exists only inside the epoch, so the trainer's `before_mask_update` hook
+measures it and writes the spectrum to disk (atomically) before the trainer saves the epoch's
+checkpoint: if checkpoint e exists, so does its spectrum. With `last-improving` the hook also keeps
+the pre-update weights of each improving epoch (`last-improving.pt`) for a later epoch that does not
+improve. Should a spectrum be missing anyway (deleted, or the run was trained by a job that did not
+measure), the epoch is trained again in a scratch directory, from checkpoint e - 1 when it exists,
+else from the start; training is deterministic, so the scratch run reaches the same state bit for bit.
+The dense model has no mask update: for it, before and after are one state.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from hyperprune.lyapunov import LyapunovSpectrum, Probe
-from hyperprune.search.reference import measure
-from hyperprune.train import Trainer
-from hyperprune.train.checkpoint import atomic_write_text, checkpoint_path
+import torch
 
-MEASURE_POINTS = ("before-update", "after-update")
+from hyperprune.files import atomic_write_bytes, atomic_write_text
+from hyperprune.lyapunov import LyapunovSpectrum, Probe
+from hyperprune.search.reference import measure, measure_model
+from hyperprune.train import Trainer
+from hyperprune.train.checkpoint import checkpoint_path
+
+MEASURE_POINTS = ("last-improving", "before-update", "after-update")
+LAST_IMPROVING = "last-improving.pt"
 
 
 @dataclass
@@ -71,6 +83,45 @@ def load_spectrum(path: Path, point: str) -> tuple[LyapunovSpectrum, float] | No
         return None
 
 
+def last_improving(val_losses: list[float], epoch: int) -> int:
+    """The last epoch k <= `epoch` whose validation loss beat every earlier one (epoch 1 always does),
+    as train.py:178-183 decides which epochs to save (`val_loss < stored_loss`)."""
+    best, last = float("inf"), 1
+    for k, loss in enumerate(val_losses[:epoch], start=1):
+        if loss < best:
+            best, last = loss, k
+    return last
+
+
+def _keep_state(trainer: Trainer, epoch: int) -> None:
+    """The weights as evaluated (ASGD averages), to measure later as epoch `epoch`'s saved model."""
+    with trainer.evaluation_weights():
+        state = {name: value.detach().cpu().clone() for name, value in trainer.model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"epoch": epoch, "state": state}, buffer)
+    atomic_write_bytes(trainer.run_dir / LAST_IMPROVING, buffer.getvalue())
+
+
+def _measure_kept(trainer: Trainer, epoch: int, probe: Probe, cfg) -> tuple[LyapunovSpectrum, float] | None:
+    """The spectrum of the weights `_keep_state` kept for `epoch`, measured on `trainer`'s model and
+    put back bit for bit; None when the kept weights are another epoch's (or none)."""
+    path = trainer.run_dir / LAST_IMPROVING
+    if not path.is_file():
+        return None
+    kept = torch.load(path, map_location=trainer.device, weights_only=True)
+    if kept["epoch"] != epoch:
+        return None
+    model = trainer.model
+    current = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    start = time.perf_counter()
+    try:
+        model.load_state_dict(kept["state"])
+        spectrum = measure_model(model, probe, cfg)
+    finally:
+        model.load_state_dict(current)
+    return spectrum, time.perf_counter() - start
+
+
 def reach(trainer: Trainer, epoch: int, *, point: str, spectrum_path: Path | None, probe: Probe, cfg,
           scratch_trainer: Callable[[Path], Trainer], on_epoch=None, need_model: bool = False) -> Measured:
     """Train `trainer` to `epoch` (if it is not there yet) and measure the state `point` names.
@@ -79,26 +130,48 @@ def reach(trainer: Trainer, epoch: int, *, point: str, spectrum_path: Path | Non
     caller wants the epoch-`epoch` model itself (`at_epoch`) even if the run has gone past it.
     `scratch_trainer(dir)` makes a trainer of the same run in another directory, for a rewind.
     """
+    if trainer.sparse is None and point == "before-update":
+        point = "after-update"        # one state: measured from the checkpoint, cached for both points
+    last = point == "last-improving"
     measured: dict[str, object] = {}
 
     def before_update(tr: Trainer, e: int) -> None:
-        if e == epoch and spectrum_path is not None and point == "before-update":
+        if spectrum_path is None or point == "after-update" or e > epoch:
+            return
+        improved = last_improving(tr.val_losses, e) == e
+        if last and improved:
+            _keep_state(tr, e)        # a later epoch that does not improve is measured as this one
+        if e != epoch:
+            return
+        if improved or not last:
             spectrum, seconds = measure(tr, probe, cfg)
-            save_spectrum(spectrum_path, spectrum, epoch=e, point=point, seconds=seconds)
-            measured.update(spectrum=(spectrum, seconds))
+        else:
+            stored = _measure_kept(tr, last_improving(tr.val_losses, e), probe, cfg)
+            if stored is None:
+                return                # the kept weights are gone: `reach` rewinds from the start
+            spectrum, seconds = stored
+        save_spectrum(spectrum_path, spectrum, epoch=e, point=point, seconds=seconds)
+        measured.update(spectrum=(spectrum, seconds))
 
     if trainer.epoch < epoch:
         trainer.train(until_epoch=epoch, on_epoch=on_epoch, before_mask_update=before_update)
     stored = measured.get("spectrum") or (load_spectrum(spectrum_path, point) if spectrum_path else None)
     after = point == "after-update"
     missing = spectrum_path is not None and stored is None
+    if missing and last and trainer.epoch >= epoch:
+        k = last_improving(trainer.val_losses, epoch)
+        if k < epoch and (stored := _measure_kept(trainer, k, probe, cfg)) is not None:
+            save_spectrum(spectrum_path, stored[0], epoch=epoch, point=point, seconds=stored[1])
+            missing = False
     sparse = trainer.sparse is not None
     at_epoch, scratch = trainer, None
     if (trainer.epoch > epoch and (need_model or missing or (after and sparse))) or (missing and not after):
-        # The state wanted is gone: the run is past it, or it existed only inside epoch `epoch`.
-        at_epoch, scratch = _rewind(trainer, epoch, scratch_trainer, before_update, on_epoch)
+        # The state wanted is gone: the run is past it, or it existed only inside an epoch.
+        from_previous = not last or last_improving(trainer.val_losses, epoch) == epoch
+        at_epoch, scratch = _rewind(trainer, epoch, scratch_trainer, before_update, on_epoch, from_previous)
         stored = measured.get("spectrum") or stored
-    out = Measured(trainer, valid_loss=trainer.history[epoch - 1].valid_loss, spectrum=None, spectrum_s=0.0,
+    k = last_improving(trainer.val_losses, epoch) if last else epoch
+    out = Measured(trainer, valid_loss=trainer.history[k - 1].valid_loss, spectrum=None, spectrum_s=0.0,
                    at_epoch=at_epoch, scratch=scratch)
     if after and sparse:
         # The recorded validation ran before the update; score the state actually measured.
@@ -112,13 +185,14 @@ def reach(trainer: Trainer, epoch: int, *, point: str, spectrum_path: Path | Non
     return out
 
 
-def _rewind(trainer: Trainer, epoch: int, scratch_trainer, before_update, on_epoch) -> tuple[Trainer, Path]:
-    """A scratch copy of the run trained to `epoch` from checkpoint epoch - 1 when the run still has it
-    (it keeps its two newest), else from the start; the hook measures on the way."""
+def _rewind(trainer: Trainer, epoch: int, scratch_trainer, before_update, on_epoch,
+            from_previous: bool) -> tuple[Trainer, Path]:
+    """A scratch copy of the run trained to `epoch`, from checkpoint epoch - 1 when the run still has it
+    (it keeps its two newest) and `from_previous`, else from the start; the hook measures on the way."""
     scratch = trainer.run_dir / f"rewind-{epoch:04d}"
     shutil.rmtree(scratch, ignore_errors=True)
     previous = checkpoint_path(trainer.checkpoint_dir, epoch - 1)
-    if epoch > 1 and previous.is_file():
+    if from_previous and epoch > 1 and previous.is_file():
         for source in (previous, previous.with_suffix(".sha256")):
             if source.is_file():
                 target = scratch / "checkpoints" / source.name

@@ -70,20 +70,25 @@ def spectrum_tag(cfg, probe: Probe) -> str:
     """Names a spectrum's settings: the same tag means the same measurement."""
     settings = to_dict(cfg.lyapunov)
     settings.pop("distance")
-    # Where a sparse run is measured is part of a candidate's file name's meaning, not the dense
-    # reference's: the dense model has no mask update, so both points are one state.
-    settings.pop("measure")
+    # The dense model has no mask update: before and after it are one state, one cache entry (the
+    # tag of the caches written before `measure` existed). The last improving epoch may be another.
+    if settings.pop("measure") == "last-improving":
+        settings["state"] = "last-improving"
     return content_hash({"settings": settings, "probe": probe.to_dict()}, 10)
 
 
 def measure(trainer: Trainer, probe: Probe, cfg) -> tuple[LyapunovSpectrum, float]:
     """The spectrum of the trainer's model as evaluated (ASGD averages), and the seconds it took."""
-    lyap = cfg.lyapunov
     start = time.perf_counter()
     with trainer.evaluation_weights():
-        spectrum = model_spectrum(trainer.model, probe, convention=lyap.convention, k=lyap.k,
-                                  warmup=lyap.warmup, seed=lyap.seed)
+        spectrum = measure_model(trainer.model, probe, cfg)
     return spectrum, time.perf_counter() - start
+
+
+def measure_model(model, probe: Probe, cfg) -> LyapunovSpectrum:
+    """The spectrum of `model` with its weights as they are, in the search's Lyapunov settings."""
+    lyap = cfg.lyapunov
+    return model_spectrum(model, probe, convention=lyap.convention, k=lyap.k, warmup=lyap.warmup, seed=lyap.seed)
 
 
 def state_size(cfg) -> int:
