@@ -67,7 +67,7 @@ class LyapunovSettings:
     convention: str = "reference"      # reference: hidden states only | standard: the whole state
     k: int | None = None               # exponents computed; None: as many as the state has
     warmup: int = 10                   # probe tokens that warm the state (and frame) up before measuring
-    sequences: int = 2                 # probe windows of the validation split (the paper: 2 x 35 tokens)
+    sequences: int = 2                 # probe windows of the validation split (the paper's first round: 2 x 35)
     length: int = 35                   # measured tokens per probe window
     distance: str = "l2"               # l2 (the paper's) | l2-topk | relative | wasserstein
     probe: str = "first"               # first | random: which validation windows

@@ -36,7 +36,8 @@ SEARCHABLE = ("model", "train", "sparse")
 
 
 def paper_space() -> dict[str, Any]:
-    """The space of the LSH paper at a fixed sparsity: 2 x 4 x 1 x 3 x 6 = 144 settings."""
+    """The space of the LSH paper at a fixed sparsity: 2 x 4 x 1 x 3 x 6 = 144 settings
+    (first_round.py:11-17 of the released code; docs/paper.md, row "Search space")."""
     return {
         "sparse.init": {"type": "categorical", "choices": ["uniform", "ER"]},
         "sparse.death": {"type": "categorical",
