@@ -144,6 +144,7 @@ def test_a_search_records_the_spectrum_of_the_state_lyapunov_measure_names(tiny_
     assert candidate["spectra"][str(EPOCH)] == expected.mean.tolist()
     stored = json.loads((cfg.checkpoint_dir / "0000" / "spectra" / f"epoch-{EPOCH:04d}.json").read_text())
     assert stored["measured"]["point"] == point
+    assert not (cfg.checkpoint_dir / "0000" / "last-improving.pt").exists()     # the finalist's job removed it
     dense = results["dense"]["spectra"][str(EPOCH)]
     l2 = math.sqrt(sum((a - b) ** 2 for a, b in zip(expected.mean.tolist(), dense)))
     assert candidate["scores"][str(EPOCH)] == pytest.approx(l2, rel=1e-12)

@@ -22,7 +22,7 @@ from hyperprune.files import atomic_write_text
 from hyperprune.lyapunov import distance
 from hyperprune.perplexity import perplexity
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.measurement import Measured, reach
+from hyperprune.search.measurement import LAST_IMPROVING, Measured, reach
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.reference import DenseReference, build_probe, spectrum_tag
 from hyperprune.search.schedule import asha_rungs, compare_epochs
@@ -243,6 +243,9 @@ class Workbench:
                 result["score"] = score
             if job.kind == "final":
                 result["test_ppl"] = reached.at_epoch.evaluate("test")
+                # No epoch of a finalist is scored again: the kept pre-update weights (a model's
+                # worth of disk) have served.
+                (run_dir / LAST_IMPROVING).unlink(missing_ok=True)
         finally:
             reached.release()
         return result, result["score"]
