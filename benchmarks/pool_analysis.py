@@ -428,6 +428,7 @@ def plot(result: dict, folder: Path, prefix: str = "pool_ptb") -> list[Path]:
             ax.plot(epochs, mid, marker="o", label=name)
             ax.fill_between(epochs, lo, hi, alpha=0.15)
         ax.axhline(0, color="grey", lw=0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("epoch e")
         ax.set_title(f"{stat} vs final valid ppl (95% bootstrap CI)")
     axes[0].set_ylabel("rank correlation")

@@ -60,8 +60,25 @@ These hold only when the pool's two jobs get their two cores: at the load averag
 measuring (4-10 from other engineers' test suites), the same epochs took 2-3.5x longer. Launch it
 when the machine is otherwise quiet, or in sittings (`--max-runs`; finished runs are kept).
 
-CALIBRATION: dense-s0 and c00-s0 with this setup, trained before the pool (scratch records, not
-committed): pending at the time of writing.
+CALIBRATION (2026-12-03, this setup, before the pool; valid ppl after each epoch):
+
+    dense-s0, 270k windows   448, 309, 268, 202, 170, 155.3  final valid 155.27, test 151.14  (<= 160)
+    dense-s0, one fixed 270k slice repeated (the first try)
+                             448, 301, 251, 231, 214, 206.2  train ppl 176 < valid 231 at epoch 4:
+                             it overfits the slice, hence the windows
+    c00-s0 (threshold, nonzeros, 0.9), windows
+                             747, 644, 405, 315, 269, 236.7  final valid 236.70, test 228.41
+    c02-s0 (SET-signed, nonzeros, 0.9), windows
+                             747, 734, 658, 543, 451, 431.8  final valid 431.84, test 417.09
+    (c00-s0 on the fixed slice: 747, 714, 413, 320, 282, 263.5)
+
+So with embedding, recurrent and decoder matrices masked at 0.67 the candidates leave the unigram
+plateau (~750) within the budget, and they spread widely; the recurrent-only pool is not needed.
+Times: c00-s0 and c02-s0 ran together (`--jobs 2`, load average 1-3): 658 s and 730 s a run,
+73-144 s of training an epoch (0.19-0.37 s a step), 6-13 s a validation pass; the plan's 807 s is
+conservative there. The pool at those times: 36 x 730 + 3 x 600 = 28,100 job-s = 3.9 h on 2 jobs.
+dense-s0 alone took 1,424 s with the load average at 8 (680 s for its first epoch, 88 s for its
+last once the machine was quiet).
 """
 
 from __future__ import annotations
