@@ -13,8 +13,9 @@ measured before the update (the state the paper's code saves and measures; Train
 `before_mask_update` hook), with the ASGD averages once NT-ASGD averages, as validation sees them;
 and the seconds spent training, validating, updating the masks and measuring.
 
-    HYPERPRUNE_DATA=/work/shared/data nohup .venv/bin/python benchmarks/pool_ptb.py --jobs 2 \
-        > /tmp/pool_ptb.log 2>&1 &
+    HYPERPRUNE_DATA=/work/shared/data OMP_NUM_THREADS=1 nohup .venv/bin/python benchmarks/pool_ptb.py \
+        --jobs 2 >> /tmp/pool_ptb.log 2>&1 &
+    .venv/bin/python benchmarks/pool_analysis.py              # any time: what the finished runs say
     .venv/bin/python benchmarks/pool_ptb.py --list            # which runs exist, which are missing
     .venv/bin/python benchmarks/pool_ptb.py --measure         # time 150 dense / sparse steps again
     ... --recurrent-only      # the second pool (recurrent matrices alone), results/pool-ptb-recurrent/
