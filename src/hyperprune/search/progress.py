@@ -211,7 +211,8 @@ def round_ties(r: Round | dict[str, Any]) -> list[dict[str, Any]]:
     """Ties that decided who survived round `r`: candidates with one score, some kept and some not.
     Ties are broken by candidate id (`rounds.rank`)."""
     if isinstance(r, dict):
-        scores = {int(c): v for c, v in r["scores"].items()}
+        # JSON keys are strings; a search's ids are numbers, a replayed pool's may be names.
+        scores = {int(c) if str(c).isdigit() else c: v for c, v in r["scores"].items()}
         kept, number, epoch = set(r["kept"]), r["round"], r["epoch"]
     else:
         scores, kept, number, epoch = r.scores, set(r.kept), r.round, r.epoch
