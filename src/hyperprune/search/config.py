@@ -28,10 +28,12 @@ class SearchSettings:
     strategy: str = "lsh"              # lsh (rounds on the spectrum distance) | full | asha
     metric: str = "ls"                 # ls: Lyapunov-spectrum distance to the dense model | loss: valid ppl
     sampler: str = "tpe"               # tpe | random | grid | cmaes | gp
-    n_candidates: int = 20             # proposals drawn from the sampler (duplicates are collapsed)
+    # The defaults of the pool size and the round epochs are the released code's (hyperpruning.py:12-15:
+    # 40 evaluations, e0 = 3, +3 a round; docs/paper.md). Small configs set their own.
+    n_candidates: int = 40             # proposals drawn from the sampler (duplicates are collapsed)
     batch: int = 1                     # proposals drawn together before the sampler sees their scores
-    first_epoch: int = 1               # e0: every candidate is trained this far, then scored
-    epochs_per_round: int = 1          # ei: survivors train this many more epochs per round
+    first_epoch: int = 3               # e0: every candidate is trained this far, then scored
+    epochs_per_round: int = 3          # ei: survivors train this many more epochs per round
     keep: float | str = "half+1"       # per round: half+1 (the paper's floor(n/2)+1) | a fraction in (0, 1)
     finalists: int = 2                 # F: rounds stop at this many; they train to final_epochs
     final_epochs: int | None = None    # the full budget; default train.epochs
