@@ -55,7 +55,10 @@ def _spectrum_file(run_dir: Path, epoch: int) -> Path:
 class Workbench:
     """What a worker keeps between jobs: the config, its space, one corpus and one probe."""
 
-    def __init__(self, cfg, device: str | None = None, study: optuna.Study | None = None):
+    def __init__(self, cfg, device: str | None = None, study: optuna.Study | None = None, *,
+                 corpus: Corpus | None = None, probe=None):
+        """`corpus` and `probe`, where given, were read already (the search checks its data before it
+        stores anything, and before the study this bench works for exists)."""
         self.cfg = cfg
         self.study = study                  # the main study (ASHA asks its trials from it)
         self.device = resolve_device(device or cfg.device)
@@ -64,8 +67,8 @@ class Workbench:
         s = cfg.search
         self.compared = set(compare_epochs(s.strategy, s.metric, s.first_epoch, s.epochs_per_round,
                                            cfg.final_epochs, s.n_candidates, s.keep, s.finalists))
-        self._corpus: Corpus | None = None
-        self._probe = None
+        self._corpus = corpus
+        self._probe = probe
 
     @property
     def corpus(self) -> Corpus:

@@ -1,7 +1,7 @@
 """What a search says about itself: the start-up banner, the planned rounds, tied scores, choices
 of the space that cannot differ for this model, and RUN_DIR/log.jsonl.
 
-Pure functions of the config, the stored job records and results.json; `runner.py` prints them.
+Pure functions of the config, the stored job records and results.json; `console.py` prints them.
 """
 
 from __future__ import annotations
@@ -34,9 +34,25 @@ def planned_rounds(cfg) -> list[dict[str, int]]:
             for r in range(len(sizes) - 1)]
 
 
+def planned_epochs(cfg, n: int) -> int:
+    """Candidate epochs a search of n unique candidates takes when none fails (for the ETA)."""
+    s, final = cfg.search, cfg.final_epochs
+    if s.strategy != "lsh":
+        return n * final
+    total, epoch = n * s.first_epoch, s.first_epoch
+    sizes = planned_sizes(n, s.keep, s.finalists)
+    if len(sizes) == 1:
+        return total + n * (final - epoch)
+    for m in sizes[1:]:
+        if m <= s.finalists:
+            return total + m * (final - epoch)
+        nxt = min(epoch + s.epochs_per_round, final)
+        total, epoch = total + m * (nxt - epoch), nxt
+    return total
+
+
 def planned_cost(cfg) -> dict[str, int]:
     """Candidate epochs the search plans against training every candidate fully."""
-    from hyperprune.search.runner import planned_epochs     # runner prints what this module says
     n = cfg.search.n_candidates
     return {"candidate_epochs": planned_epochs(cfg, n), "full_training_epochs": n * cfg.final_epochs}
 

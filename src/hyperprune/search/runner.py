@@ -23,135 +23,50 @@ from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
 from hyperprune.search import dashboard, schedule
 from hyperprune.search.asha import proposals_of
 from hyperprune.search.config import SearchConfig, resolved_paths
+from hyperprune.search.console import SearchConsole
 from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
-from hyperprune.search.progress import (describe_tie, indistinguishable_choices, round_ties, search_banner,
-                                        search_context, write_search_context, write_search_log)
+from hyperprune.search.progress import (indistinguishable_choices, search_banner, search_context,
+                                        write_search_context, write_search_log)
 from hyperprune.search.proposals import Proposer
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results
-from hyperprune.search.rounds import planned_sizes
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
-from hyperprune.train.progress import clock as _clock
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
 
 
-def planned_epochs(cfg, n: int) -> int:
-    """Candidate epochs a search of n unique candidates takes when none fails (for the ETA)."""
-    s, final = cfg.search, cfg.final_epochs
-    if s.strategy != "lsh":
-        return n * final
-    total, epoch = n * s.first_epoch, s.first_epoch
-    sizes = planned_sizes(n, s.keep, s.finalists)
-    if len(sizes) == 1:
-        return total + n * (final - epoch)
-    for m in sizes[1:]:
-        if m <= s.finalists:
-            return total + m * (final - epoch)
-        nxt = min(epoch + s.epochs_per_round, final)
-        total, epoch = total + m * (nxt - epoch), nxt
-    return total
-
-
 class SearchLoop:
+    """One process's part of a search: `hyperprune search` runs it as the owner (it also prints the
+    rounds and keeps results.json current), `hyperprune worker` as a guest.
+
+    One iteration of `run` reads the stored job records, plans from them (the same plan in every
+    process), enqueues the jobs the plan asks for that are not stored yet, then claims one job and
+    runs it, or waits `poll_s` when every job is taken. It returns when the plan is complete. What it
+    prints goes through `console` (a `SearchConsole`), told what happened.
+
+    `corpus` and `probe`, where given, were read by the caller already (see `Workbench`).
+    """
+
     def __init__(self, cfg: SearchConfig, storage, *, device: str | None = None, owner: bool = False,
-                 verbose: bool = True, poll_s: float = 2.0, bench: Workbench | None = None):
+                 verbose: bool = True, poll_s: float = 2.0, corpus=None, probe=None):
         self.cfg = cfg
         self.storage = storage
         self.owner = owner
-        self.verbose = verbose
         self.poll_s = poll_s
+        self.console = SearchConsole(cfg, verbose)
         if cfg.search.threads is not None:
             torch.set_num_threads(cfg.search.threads)
         self.queue = JobQueue(storage, cfg.study_name + ".jobs", cfg.search.heartbeat_interval)
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
-        self.bench = bench or Workbench(cfg, device)
-        self.bench.study = self.study
+        self.bench = Workbench(cfg, device, self.study, corpus=corpus, probe=probe)
         s = cfg.search
         self.proposer = None if s.strategy == "asha" else \
             Proposer(self.bench.space, s.sampler, cfg.seed, s.n_candidates, s.batch)
         self.start = time.perf_counter()
         self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
-        self._printed_rounds = 0
-        self._pool_printed = False
         self.finished_search = False      # set by run(): did a job of this process complete the search?
-
-    # -- output ----------------------------------------------------------------------------------
-
-    def say(self, line: str) -> None:
-        if self.verbose:
-            print(line, flush=True)
-
-    def elapsed(self) -> float:
-        return self.wall_before + time.perf_counter() - self.start
-
-    def eta(self, plan: schedule.Plan, records: dict[str, JobRecord]) -> float | None:
-        work_s = 0.0
-        trained: dict[Any, tuple[int, float]] = {}
-        for record in records.values():
-            if record.result is None:
-                continue
-            key = record.job.candidate if record.job.candidate is not None else "dense"
-            epochs = record.result.get("epochs_trained", record.job.epoch if key == "dense" else 0)
-            seconds = record.result.get("train_s", 0.0)
-            old = trained.get(key, (0, 0.0))
-            trained[key] = (max(old[0], epochs), max(old[1], seconds))
-            work_s += record.result.get("spectrum_s", 0.0)
-        done = sum(e for e, _ in trained.values())
-        work_s += sum(t for _, t in trained.values())
-        if done == 0:
-            return None
-        unique = sum(1 for p in plan.proposals if p.duplicate_of is None) if len(plan.proposals) == \
-            self.cfg.search.n_candidates else self.cfg.search.n_candidates
-        total = planned_epochs(self.cfg, unique) + self.cfg.final_epochs
-        return max(total - done, 0) * work_s / done
-
-    def report_job(self, job: Job, result: dict[str, Any] | None, seconds: float, plan, records,
-                   failure: str | None = None) -> None:
-        name = "dense" if job.candidate is None else f"candidate {job.candidate}"
-        if job.kind == "final":
-            name = f"finalist {job.candidate}"
-        parts = [f"{name:>13}", f"epoch {job.epoch:3d}"]
-        if failure is not None:
-            parts.append(f"FAILED: {failure}")
-        elif result.get("duplicate_of") is not None:
-            parts.append(f"same settings as candidate {result['duplicate_of']}: not trained")
-        else:
-            if job.kind == "score":
-                parts.append(f"score {result['score']:9.4g}")
-            if job.kind == "asha":
-                last = max(result["scores"], key=int)
-                parts[1] = f"epoch {int(last):3d}"
-                parts.append(f"score {result['scores'][last]:9.4g}")
-                if result.get("pruned_at") is not None:
-                    parts.append(f"pruned at rung {result['pruned_at']}")
-            parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
-            if result.get("test_ppl") is not None:
-                parts.append(f"test ppl {result['test_ppl']:8.2f}")
-        eta = self.eta(plan, records)
-        parts += [f"{seconds:6.1f} s", f"elapsed {_clock(self.elapsed())}",
-                  f"ETA {_clock(eta) if eta is not None else '?'}"]
-        self.say(" | ".join(parts))
-
-    def report_plan(self, plan: schedule.Plan) -> None:
-        s = self.cfg.search
-        if not self._pool_printed and len(plan.proposals) == s.n_candidates and (plan.rounds or plan.finalists is not None):
-            dups = [p for p in plan.proposals if p.duplicate_of is not None]
-            if dups:
-                self.say(f"pool: {s.n_candidates} proposals, {len(dups)} duplicate(s) collapsed: " +
-                         ", ".join(f"{p.slot} = {p.duplicate_of}" for p in dups))
-            self._pool_printed = True
-        if s.strategy == "asha":
-            return                     # rungs fill up asynchronously: results.json shows them
-        for r in plan.rounds[self._printed_rounds:]:
-            dropped = [c for c in r.candidates if c not in r.kept]
-            self.say(f"round {r.round} at epoch {r.epoch}: kept {len(r.kept)} of {len(r.candidates)} "
-                     f"{r.kept}, eliminated {dropped} | elapsed {_clock(self.elapsed())}")
-            for tie in round_ties(r):
-                self.say(f"warning: {describe_tie(tie)}")
-        self._printed_rounds = len(plan.rounds)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -161,7 +76,7 @@ class SearchLoop:
             records = self.queue.records()
             plan = self.plan(records)
             if self.owner:
-                self.report_plan(plan)
+                self.console.plan_changed(plan, self.elapsed())
                 self.publish(plan, records)
             if plan.complete:
                 # True when a job this process ran completed the search (see run_worker)
@@ -197,27 +112,32 @@ class SearchLoop:
                 result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim))
             except JobFailed as exc:
                 self.queue.fail(claim, exc.reason, exc.result)
-                self.report_job(job, None, time.perf_counter() - start, plan, records, failure=exc.reason)
+                self.console.job_done(job, None, time.perf_counter() - start, plan, records, self.elapsed(),
+                                      failure=exc.reason)
                 return
             except LeaseLost:
-                self.say(f"{job.key}: taken over by another worker; dropping this copy")
+                self.console.job_taken_over(job)
                 return
             except BaseException:
                 self.queue.interrupt(claim)
                 raise
         if not self.queue.complete(claim, result, value):
-            self.say(f"{job.key}: taken over by another worker; dropping this copy")
+            self.console.job_taken_over(job)
             return
         records = dict(records)
         records[job.key] = JobRecord(job, "done", result)
         self.record_candidate(job, plan, result)
-        self.report_job(job, result, time.perf_counter() - start, plan, records)
+        self.console.job_done(job, result, time.perf_counter() - start, plan, records, self.elapsed())
 
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
         """The main study holds one trial per candidate, with its scores as intermediate values and
         real times: optuna-dashboard shows the search as it goes (see `dashboard.py`)."""
         if self.cfg.search.strategy != "asha" and job.candidate is not None:
             dashboard.record_scores(self.study, self.cfg.search.strategy, job, result)
+
+    def elapsed(self) -> float:
+        """Wall seconds of the search so far: this process's, plus what the owner stored before a resume."""
+        return self.wall_before + time.perf_counter() - self.start
 
     # -- the owner's outputs ---------------------------------------------------------------------
 
@@ -282,8 +202,10 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     cfg = resolved_paths(cfg)
     run_dir = writable_run_dir(Path(cfg.run_dir))
     check_k(cfg)
-    bench = Workbench(cfg, device)
-    bench.probe                                   # reads the corpus: bad data fails before anything is stored
+    # A bad device, space or corpus fails before anything is stored; the loop's own bench, made for
+    # the study once it exists, takes over the corpus and probe read here.
+    checked = Workbench(cfg, device)
+    checked.probe
     dir_lock = run_dir_lock(run_dir, "search").acquire()   # the same lock `train` takes
     lock = SingleProcessLock(cfg.storage_url)
     try:
@@ -296,19 +218,19 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
         _open_study(cfg, storage)
         atomic_write_text(run_dir / "search.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose, bench=bench)
+        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose,
+                          corpus=checked.corpus, probe=checked.probe)
+        bench = loop.bench
         if scheme(cfg.storage_url) == "sqlite":
             loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
         context = search_context(cfg, bench, torch.get_num_threads())
         write_search_context(run_dir, context)         # the report's header reads it
         if verbose:
-            print(search_banner(cfg, context, loop.queue.records(), redact(cfg.storage_url)), flush=True)
-            for warning in indistinguishable_choices(bench.space, len(bench.corpus.vocab)):
-                print(f"warning: {warning}", flush=True)
+            loop.console.started(search_banner(cfg, context, loop.queue.records(), redact(cfg.storage_url)),
+                                 indistinguishable_choices(bench.space, len(bench.corpus.vocab)))
         plan, records = loop.run()
         results = loop.publish(plan, records)
-        if verbose:
-            print_summary(results)
+        loop.console.summary(results)
         return results
     finally:
         torch.set_num_threads(threads)
@@ -337,40 +259,19 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
                         "'hyperprune search' alone, or put the study on postgresql:// (or mysql://, journal:///)")
     cfg = load_study_config(open_storage(storage_url), study_name)
     storage = open_storage(storage_url, cfg.search.heartbeat_interval)
-    if verbose:
-        print(f"worker joined '{study_name}' on {redact(storage_url)}", flush=True)
+    console = SearchConsole(cfg, verbose)
+    console.worker_joined(study_name, redact(storage_url))
     loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
     plan, records = loop.run()
-    if verbose:
-        print(f"search '{study_name}' is complete; winner: candidate {plan.winner}", flush=True)
+    console.worker_finished(study_name, plan.winner)
     if loop.finished_search:
         # The search process may be gone: the worker whose job completed the search writes
         # results.json and exports the winner, as `hyperprune search` does (the same files).
         try:
             results = loop.publish(plan, records)
         except OSError as exc:
-            print(f"could not write the results to '{cfg.run_dir}' ({exc.strerror}); run 'hyperprune search' "
-                  f"with the same config where that folder is writable to write them", flush=True)
+            console.results_unwritable(exc)
             return
-        if verbose:
-            print(f"results written to {Path(cfg.run_dir) / 'results.json'}", flush=True)
-            print_summary(results)
+        console.results_written(Path(cfg.run_dir) / "results.json")
+        console.summary(results)
 
-
-def print_summary(results: dict[str, Any]) -> None:
-    dense, winner = results["dense"], results["winner"]
-    cost = results["cost"]
-    lines = ["", f"{'':>22} {'valid ppl':>10} {'test ppl':>10}"]
-    if dense.get("valid_ppl") is not None:
-        lines.append(f"{'dense':>22} {dense['valid_ppl']:10.2f} {dense['test_ppl']:10.2f}")
-    if winner is not None:
-        lines.append(f"{'winner (candidate ' + str(winner['id']) + ')':>22} {winner['valid_ppl']:10.2f} "
-                     f"{winner['test_ppl']:10.2f}")
-        lines.append("winner settings: " + ", ".join(f"{k}={v}" for k, v in winner["params"].items()))
-        lines.append(f"exported to {winner['export_dir']} (hyperprune evaluate {winner['export_dir']})")
-    else:
-        lines.append("no winner: every candidate failed (see results.json)")
-    lines.append(f"cost: {cost['epochs_total']} candidate epochs (full training would take "
-                 f"{cost['full_training_epochs']}), {_clock(cost['wall_s'])} wall, "
-                 f"{cost['spectrum_s']:.0f} s computing spectra")
-    print("\n".join(lines), flush=True)

@@ -98,7 +98,7 @@ def _best(results: dict[str, Any]) -> dict[str, Any]:
 def search_status(run_dir: Path) -> dict[str, Any]:
     from hyperprune.config import from_dict
     from hyperprune.search.config import SearchConfig
-    from hyperprune.search.runner import planned_epochs
+    from hyperprune.search.progress import planned_epochs
     from hyperprune.train.status import lock_holder
 
     run_dir = Path(run_dir)

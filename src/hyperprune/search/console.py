@@ -1,0 +1,141 @@
+"""What a search prints while it runs: one line per finished job with the elapsed time and an ETA,
+the pool's duplicates and each round as it closes, and the summary at the end.
+
+`SearchLoop` tells a `SearchConsole` what happened (a job finished, the plan changed, the search
+ended); the wording and the ETA arithmetic live here. Lines go to stdout only when `verbose`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.progress import describe_tie, planned_epochs, round_ties
+from hyperprune.train.progress import clock as _clock
+
+
+def eta_s(cfg, plan, records: dict[str, JobRecord]) -> float | None:
+    """Seconds left when the planned candidate epochs still to train take as long as those done."""
+    work_s = 0.0
+    trained: dict[Any, tuple[int, float]] = {}
+    for record in records.values():
+        if record.result is None:
+            continue
+        key = record.job.candidate if record.job.candidate is not None else "dense"
+        epochs = record.result.get("epochs_trained", record.job.epoch if key == "dense" else 0)
+        seconds = record.result.get("train_s", 0.0)
+        old = trained.get(key, (0, 0.0))
+        trained[key] = (max(old[0], epochs), max(old[1], seconds))
+        work_s += record.result.get("spectrum_s", 0.0)
+    done = sum(e for e, _ in trained.values())
+    work_s += sum(t for _, t in trained.values())
+    if done == 0:
+        return None
+    unique = sum(1 for p in plan.proposals if p.duplicate_of is None) if len(plan.proposals) == \
+        cfg.search.n_candidates else cfg.search.n_candidates
+    total = planned_epochs(cfg, unique) + cfg.final_epochs
+    return max(total - done, 0) * work_s / done
+
+
+class SearchConsole:
+    def __init__(self, cfg, verbose: bool = True):
+        self.cfg = cfg
+        self.verbose = verbose
+        self._printed_rounds = 0
+        self._pool_printed = False
+
+    def say(self, line: str) -> None:
+        if self.verbose:
+            print(line, flush=True)
+
+    def job_done(self, job: Job, result: dict[str, Any] | None, seconds: float, plan,
+                 records: dict[str, JobRecord], elapsed_s: float, failure: str | None = None) -> None:
+        name = "dense" if job.candidate is None else f"candidate {job.candidate}"
+        if job.kind == "final":
+            name = f"finalist {job.candidate}"
+        parts = [f"{name:>13}", f"epoch {job.epoch:3d}"]
+        if failure is not None:
+            parts.append(f"FAILED: {failure}")
+        elif result.get("duplicate_of") is not None:
+            parts.append(f"same settings as candidate {result['duplicate_of']}: not trained")
+        else:
+            if job.kind == "score":
+                parts.append(f"score {result['score']:9.4g}")
+            if job.kind == "asha":
+                last = max(result["scores"], key=int)
+                parts[1] = f"epoch {int(last):3d}"
+                parts.append(f"score {result['scores'][last]:9.4g}")
+                if result.get("pruned_at") is not None:
+                    parts.append(f"pruned at rung {result['pruned_at']}")
+            parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
+            if result.get("test_ppl") is not None:
+                parts.append(f"test ppl {result['test_ppl']:8.2f}")
+        eta = eta_s(self.cfg, plan, records)
+        parts += [f"{seconds:6.1f} s", f"elapsed {_clock(elapsed_s)}",
+                  f"ETA {_clock(eta) if eta is not None else '?'}"]
+        self.say(" | ".join(parts))
+
+    def job_taken_over(self, job: Job) -> None:
+        self.say(f"{job.key}: taken over by another worker; dropping this copy")
+
+    def plan_changed(self, plan, elapsed_s: float) -> None:
+        """Print the pool's duplicates once the pool is complete, and each round not printed yet."""
+        s = self.cfg.search
+        if not self._pool_printed and len(plan.proposals) == s.n_candidates and (plan.rounds or plan.finalists is not None):
+            dups = [p for p in plan.proposals if p.duplicate_of is not None]
+            if dups:
+                self.say(f"pool: {s.n_candidates} proposals, {len(dups)} duplicate(s) collapsed: " +
+                         ", ".join(f"{p.slot} = {p.duplicate_of}" for p in dups))
+            self._pool_printed = True
+        if s.strategy == "asha":
+            return                     # rungs fill up asynchronously: results.json shows them
+        for r in plan.rounds[self._printed_rounds:]:
+            dropped = [c for c in r.candidates if c not in r.kept]
+            self.say(f"round {r.round} at epoch {r.epoch}: kept {len(r.kept)} of {len(r.candidates)} "
+                     f"{r.kept}, eliminated {dropped} | elapsed {_clock(elapsed_s)}")
+            for tie in round_ties(r):
+                self.say(f"warning: {describe_tie(tie)}")
+        self._printed_rounds = len(plan.rounds)
+
+    def started(self, banner: str, warnings: list[str]) -> None:
+        self.say(banner)
+        for warning in warnings:
+            self.say(f"warning: {warning}")
+
+    def worker_joined(self, study_name: str, storage: str) -> None:
+        self.say(f"worker joined '{study_name}' on {storage}")
+
+    def worker_finished(self, study_name: str, winner: int | None) -> None:
+        self.say(f"search '{study_name}' is complete; winner: candidate {winner}")
+
+    def results_unwritable(self, exc: OSError) -> None:
+        # printed even when quiet: the worker finished the search but its results are nowhere
+        print(f"could not write the results to '{self.cfg.run_dir}' ({exc.strerror}); run 'hyperprune search' "
+              f"with the same config where that folder is writable to write them", flush=True)
+
+    def results_written(self, path) -> None:
+        self.say(f"results written to {path}")
+
+    def summary(self, results: dict[str, Any]) -> None:
+        if self.verbose:
+            print(summary_text(results), flush=True)
+
+
+def summary_text(results: dict[str, Any]) -> str:
+    """The end-of-search table: dense and winner perplexities, the winner's settings and the cost."""
+    dense, winner = results["dense"], results["winner"]
+    cost = results["cost"]
+    lines = ["", f"{'':>22} {'valid ppl':>10} {'test ppl':>10}"]
+    if dense.get("valid_ppl") is not None:
+        lines.append(f"{'dense':>22} {dense['valid_ppl']:10.2f} {dense['test_ppl']:10.2f}")
+    if winner is not None:
+        lines.append(f"{'winner (candidate ' + str(winner['id']) + ')':>22} {winner['valid_ppl']:10.2f} "
+                     f"{winner['test_ppl']:10.2f}")
+        lines.append("winner settings: " + ", ".join(f"{k}={v}" for k, v in winner["params"].items()))
+        lines.append(f"exported to {winner['export_dir']} (hyperprune evaluate {winner['export_dir']})")
+    else:
+        lines.append("no winner: every candidate failed (see results.json)")
+    lines.append(f"cost: {cost['epochs_total']} candidate epochs (full training would take "
+                 f"{cost['full_training_epochs']}), {_clock(cost['wall_s'])} wall, "
+                 f"{cost['spectrum_s']:.0f} s computing spectra")
+    return "\n".join(lines)
