@@ -19,8 +19,8 @@ each as Spearman rho and Kendall tau-b, with a percentile bootstrap 95% CI over 
 `lsh` with `ls` (reference, and standard k = 64) and with `loss`, the paper's rounds
 (`hyperprune.search.rounds.advance`, keep half+1, 2 finalists, one more epoch a round, the winner
 the finalist with the best final validation perplexity) at e0 in {1, 2, 3}; `asha` on loss
-(Optuna's successive-halving pruner as the search builds it, `hyperprune.search.asha.pruner`, rungs
-`hyperprune.search.schedule.asha_rungs`; trials arrive one after the other in the sub-pool's
+(Optuna's successive-halving pruner as the search builds it, `hyperprune.search.strategies.asha.ASHA`, its
+`pruner()` and `rungs`; trials arrive one after the other in the sub-pool's
 order); `full` (every candidate to the end); `random` (one candidate to the end). Regret is the
 pick's final validation perplexity minus the sub-pool's best; cost counts the epochs every
 candidate is trained (the dense reference's epochs too, for `ls`) and their measured seconds:
@@ -289,16 +289,16 @@ def replay_asha(scores: np.ndarray, final: np.ndarray, e0: int = 1) -> tuple[int
     """(winner, epochs each candidate is trained) of `asha`: trials one after the other, in row order."""
     import optuna
 
-    from hyperprune.search.asha import pruner
-    from hyperprune.search.schedule import asha_rungs
+    from hyperprune.search.strategies.asha import ASHA
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     n, final_epoch = scores.shape
-    cfg = SimpleNamespace(search=SimpleNamespace(first_epoch=e0, keep=ROUNDS["keep"]))
-    rungs = asha_rungs(e0, ROUNDS["keep"], final_epoch)
+    strategy = ASHA(SimpleNamespace(search=SimpleNamespace(first_epoch=e0, keep=ROUNDS["keep"], sampler="random",
+                                                           metric="loss"), final_epochs=final_epoch))
+    rungs = strategy.rungs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study = optuna.create_study(pruner=pruner(cfg), sampler=optuna.samplers.RandomSampler(seed=0))
+        study = optuna.create_study(pruner=strategy.pruner(), sampler=optuna.samplers.RandomSampler(seed=0))
         reached = np.zeros(n, dtype=int)
         completed = []
         for c in range(n):

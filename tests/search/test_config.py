@@ -46,6 +46,8 @@ def test_default_locations_live_in_the_run_dir(tiny_cfg, tmp_path):
     ({"search": {"strategy": "lhs"}}, "unknown search.strategy 'lhs' (did you mean 'lsh'?)"),
     ({"search": {"sampler": "tpee"}}, "did you mean 'tpe'"),
     ({"search": {"metric": "lose"}}, "did you mean 'loss'"),
+    ({"search": {"asha_promotion": "order"}}, "unknown search.asha_promotion 'order'"),
+    ({"search": {"strategy": "asha", "sampler": "grid"}}, "grid is not available with strategy asha"),
     ({"search": {"n_candiates": 3}}, "unknown config key 'search.n_candiates' (did you mean 'n_candidates'?)"),
     ({"lyapunov": {"distance": "l3"}}, "unknown lyapunov.distance 'l3' (did you mean 'l2'?)"),
     ({"lyapunov": {"convention": "paper"}}, "unknown lyapunov.convention"),
@@ -88,3 +90,22 @@ def test_keep_accepts_half_plus_one_from_the_command_line():
     assert load_search_config(None, [sparse]).search.keep == "half+1"          # the default: the paper's rule
     with pytest.raises(UserError, match=r"^search.keep = 'third' is not a keep rule; allowed: half\+1"):
         load_search_config(None, [sparse, "search.keep=third"])
+
+
+def test_a_study_stored_before_a_setting_existed_resumes(tiny_cfg):
+    """A config held by a study from an older version lacks the newer keys: they read as defaults."""
+    import optuna
+
+    from hyperprune.config import to_dict
+    from hyperprune.search.runner import CONFIG_ATTR, _open_study
+
+    cfg = resolved_paths(tiny_cfg())
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(study_name=cfg.study_name, storage=storage)
+    held = to_dict(cfg)
+    del held["search"]["asha_promotion"]
+    study.set_user_attr(CONFIG_ATTR, held)
+    _open_study(cfg, storage)                                  # no "holds a search with other settings"
+    changed = resolved_paths(tiny_cfg(search={"n_candidates": 3}))
+    with pytest.raises(UserError, match=r"other settings \(search.n_candidates\)"):
+        _open_study(changed, storage)

@@ -167,3 +167,4 @@ def test_check_keep_accepts_the_rule_and_fractions():
     assert check_keep(" half+1 ") == HALF_PLUS_ONE
     assert check_keep("0.25") == 0.25
     assert check_keep(0.5) == 0.5
+

@@ -167,6 +167,34 @@ def check_takeover(storage, study_name: str, taken) -> list:
     return jobs
 
 
+def asha_job_past_a_rung(storage, study_name: str, process: subprocess.Popen):
+    """The ASHA job `process` runs once its trial has reported a rung and goes on training, or None."""
+    job = running_job_of(storage, study_name, process, "asha")
+    main_study = load(storage, study_name)
+    if job is None or main_study is None:
+        return None
+    trial = next((t for t in main_study.get_trials(deepcopy=False)
+                  if t.user_attrs.get("candidate") == job.user_attrs["candidate"]), None)
+    return job if trial is not None and trial.state == TrialState.RUNNING and trial.intermediate_values else None
+
+
+def kill_and_finish(victim: subprocess.Popen, owner: subprocess.Popen, other: subprocess.Popen) -> str:
+    """SIGKILL `victim` mid-job; the other two finish the search. Returns the search process's output."""
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    owner_out, _ = owner.communicate(timeout=600)
+    other_out, _ = other.communicate(timeout=300)
+    assert owner.returncode == 0, owner_out
+    assert other.returncode == 0, other_out
+    return owner_out
+
+
+def assert_single_process_result(results: dict, single: dict) -> None:
+    assert comparable(results) == comparable(single)
+    for a, b in zip(results["candidates"], single["candidates"]):
+        assert a["scores"] == pytest.approx(b["scores"], rel=1e-9, abs=0)
+
+
 LSH = {"search": {"sampler": "tpe", "n_candidates": 8, "batch": 4, "heartbeat_interval": 1}}
 
 
@@ -186,19 +214,11 @@ def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir
     victim = workers[0]
     taken = wait_for(lambda: running_job_of(storage, study_name, victim, "score"), 180,
                      "the second process to claim a candidate's job")
-    victim.send_signal(signal.SIGKILL)                       # mid-candidate
-    victim.wait()
-
-    owner_out, _ = owner.communicate(timeout=600)
-    other_out, _ = workers[1].communicate(timeout=120)
-    assert owner.returncode == 0, owner_out
-    assert workers[1].returncode == 0, other_out
+    owner_out = kill_and_finish(victim, owner, workers[1])     # mid-candidate
     assert "winner (candidate" in owner_out
 
     results = json.loads((tmp_path / "shared" / "results.json").read_text())
-    assert comparable(results) == comparable(single)
-    for a, b in zip(results["candidates"], single["candidates"]):
-        assert a["scores"] == pytest.approx(b["scores"], rel=1e-9, abs=0)
+    assert_single_process_result(results, single)
 
     check_takeover(storage, study_name, taken)
     # every unique candidate is recorded once in the main study: none duplicated, none lost
@@ -220,18 +240,7 @@ def test_asha_with_the_search_process_killed_is_finished_and_published_by_a_work
     storage = open_storage(pg_url)
     owner, workers = start_shared_search(tmp_path, tiny_search_raw(tiny_corpus_dir, tmp_path / "shared", **sections),
                                          pg_url, study_name, storage)
-
-    def owner_mid_trial():
-        """The search process's ASHA job once its trial has reported a rung and goes on training."""
-        job = running_job_of(storage, study_name, owner, "asha")
-        main_study = load(storage, study_name)
-        if job is None or main_study is None:
-            return None
-        trial = next((t for t in main_study.get_trials(deepcopy=False)
-                      if t.user_attrs.get("candidate") == job.user_attrs["candidate"]), None)
-        return job if trial is not None and trial.state == TrialState.RUNNING and trial.intermediate_values else None
-
-    taken = wait_for(owner_mid_trial, 180, "the search process to be past a rung of an ASHA trial")
+    taken = wait_for(lambda: asha_job_past_a_rung(storage, study_name, owner), 180, "the search process to be past a rung of an ASHA trial")
     owner.send_signal(signal.SIGKILL)                       # the search process itself, mid-trial
     owner.wait()
     outs = [w.communicate(timeout=600)[0] for w in workers]
@@ -284,6 +293,37 @@ def test_asha_with_the_search_process_killed_is_finished_and_published_by_a_work
     trials = optuna.load_study(study_name=study_name, storage=storage).get_trials(deepcopy=False)
     assert sorted(t.user_attrs["candidate"] for t in trials) == list(range(6))
     assert all(t.state.is_finished() for t in trials)
+    storage.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_asha_in_candidate_order_with_a_worker_killed_gives_the_single_process_result(
+        tiny_corpus_dir, tmp_path, pg_url, study_name):
+    # candidate-order: a trial competes at a rung with the lower candidates only, waited for; with the
+    # random sampler (seeded per candidate) the search is then one process's, whoever runs what
+    sections = {"train": {"epochs": 4},
+                "search": {"strategy": "asha", "n_candidates": 6, "keep": 0.5, "heartbeat_interval": 1,
+                           "asha_promotion": "candidate-order"}}
+    single = run_search(from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, tmp_path / "single", **sections)),
+                        verbose=False)
+    # in one process the candidates run in id order, so the promotions are Optuna's own pruner's
+    arrival = {**sections, "search": {**sections["search"], "asha_promotion": "arrival"}}
+    assert comparable(single) == comparable(run_search(
+        from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, tmp_path / "arrival", **arrival)), verbose=False))
+    assert [c["status"] for c in single["candidates"]].count("eliminated") >= 1   # the pruner did prune
+
+    storage = open_storage(pg_url)
+    owner, workers = start_shared_search(tmp_path, tiny_search_raw(tiny_corpus_dir, tmp_path / "shared", **sections),
+                                         pg_url, study_name, storage)
+    victim = workers[0]
+    taken = wait_for(lambda: asha_job_past_a_rung(storage, study_name, victim), 180,
+                     "a worker to be past a rung of an ASHA trial")
+    kill_and_finish(victim, owner, workers[1])               # mid-trial
+
+    results = json.loads((tmp_path / "shared" / "results.json").read_text())
+    assert results["winner"]["id"] == single["winner"]["id"]
+    assert_single_process_result(results, single)
+    check_takeover(storage, study_name, taken)
     storage.engine.dispose()
 
 

@@ -16,10 +16,10 @@ from hyperprune import __version__
 from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
 from hyperprune.report.search_results import SearchResults, number
+from hyperprune.search.strategies import strategy_title
 
 CONTEXT_NAME = "context.json"        # hyperprune.search.progress writes it
 METRIC_WORDS = {"ls": "their Lyapunov-spectrum distance to the dense model", "loss": "their validation perplexity"}
-STRATEGY_WORDS = {"lsh": "LSH search", "full": "Full-training search", "asha": "ASHA search"}
 
 
 def load_context(run_dir: Path) -> dict[str, Any] | None:
@@ -74,7 +74,7 @@ def title(results: SearchResults, context: dict | None) -> str:
         outcome = "still running"
     else:
         outcome = "no winner"
-    return (f"{STRATEGY_WORDS.get(results.strategy, results.strategy)}: {n} pruned variants of "
+    return (f"{strategy_title(results.strategy)}: {n} pruned variants of "
             f"{_model_words(results, context)}{at}, {how}; {outcome}")
 
 

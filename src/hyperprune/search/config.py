@@ -18,14 +18,14 @@ from hyperprune.errors import UserError
 from hyperprune.search.rounds import check_keep
 from hyperprune.train.config import RunConfig
 
-STRATEGIES = ("lsh", "full", "asha")
 METRICS = ("ls", "loss")
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
+ASHA_PROMOTIONS = ("arrival", "candidate-order")
 
 
 @dataclass
 class SearchSettings:
-    strategy: str = "lsh"              # lsh (rounds on the spectrum distance) | full | asha
+    strategy: str = "lsh"              # lsh (rounds on the spectrum distance) | full | asha: strategies/
     metric: str = "ls"                 # ls: Lyapunov-spectrum distance to the dense model | loss: valid ppl
     sampler: str = "tpe"               # tpe | random | grid | cmaes | gp
     # The defaults of the pool size and the round epochs are the released code's (hyperpruning.py:12-15:
@@ -41,12 +41,17 @@ class SearchSettings:
     study_name: str | None = None      # default: the run directory's name
     checkpoint_dir: str | None = None  # candidates' training; default RUN_DIR/candidates (shared by workers)
     dense_dir: str | None = None       # dense references by content hash; default RUN_DIR/dense
+    # asha only: which trials a trial competes with at a rung. arrival (Optuna's, the default): those
+    # that reported there before it, so with several workers promotions depend on timing;
+    # candidate-order: the candidates with a lower id, waited for, so the promotions are one process's.
+    asha_promotion: str = "arrival"
     heartbeat_interval: int = 30       # seconds; a worker silent for 2x this loses its candidate
     threads: int | None = None         # PyTorch CPU threads per process; None: PyTorch's default
     space: dict[str, Any] | None = None  # dotted key -> distribution; None: the paper's space
 
     def validate(self) -> None:
-        check_choice("search.strategy", self.strategy, STRATEGIES)
+        from hyperprune.search.strategies import strategy_names
+        check_choice("search.strategy", self.strategy, strategy_names())
         check_choice("search.metric", self.metric, METRICS)
         check_choice("search.sampler", self.sampler, SAMPLERS)
         check_range("search.n_candidates", self.n_candidates, 1)
@@ -57,6 +62,7 @@ class SearchSettings:
         check_range("search.finalists", self.finalists, 1)
         if self.final_epochs is not None:
             check_range("search.final_epochs", self.final_epochs, 1)
+        check_choice("search.asha_promotion", self.asha_promotion, ASHA_PROMOTIONS)
         check_range("search.heartbeat_interval", self.heartbeat_interval, 1)
         if self.threads is not None:
             check_range("search.threads", self.threads, 1)
@@ -114,8 +120,8 @@ class SearchConfig(RunConfig):
             if importlib.util.find_spec("cmaes") is None:
                 raise UserError("search.sampler = cmaes needs the 'cmaes' package (pip install cmaes); "
                                 "or use tpe, random, grid or gp")
-        if s.sampler == "grid" and s.strategy == "asha":
-            raise UserError("search.sampler = grid is not available with strategy asha; use tpe or random")
+        from hyperprune.search.strategies import strategy_for
+        strategy_for(self)                     # checks the strategy's own arguments
         from hyperprune.lyapunov import DISTANCES
         check_choice("lyapunov.distance", self.lyapunov.distance, DISTANCES)
         from hyperprune.search.space import SearchSpace

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.progress import describe_tie, planned_epochs, round_ties
+from hyperprune.search.progress import describe_tie, round_ties
 from hyperprune.train.progress import clock as _clock
 
 
-def eta_s(cfg, plan, records: dict[str, JobRecord]) -> float | None:
+def eta_s(cfg, strategy, plan, records: dict[str, JobRecord]) -> float | None:
     """Seconds left when the planned candidate epochs still to train take as long as those done."""
     work_s = 0.0
     trained: dict[Any, tuple[int, float]] = {}
@@ -33,13 +33,14 @@ def eta_s(cfg, plan, records: dict[str, JobRecord]) -> float | None:
         return None
     unique = sum(1 for p in plan.proposals if p.duplicate_of is None) if len(plan.proposals) == \
         cfg.search.n_candidates else cfg.search.n_candidates
-    total = planned_epochs(cfg, unique) + cfg.final_epochs
+    total = strategy.planned_epochs(unique) + cfg.final_epochs
     return max(total - done, 0) * work_s / done
 
 
 class SearchConsole:
-    def __init__(self, cfg, verbose: bool = True):
+    def __init__(self, cfg, strategy, verbose: bool = True):
         self.cfg = cfg
+        self.strategy = strategy
         self.verbose = verbose
         self._printed_rounds = 0
         self._pool_printed = False
@@ -70,13 +71,16 @@ class SearchConsole:
             parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
             if result.get("test_ppl") is not None:
                 parts.append(f"test ppl {result['test_ppl']:8.2f}")
-        eta = eta_s(self.cfg, plan, records)
+        eta = eta_s(self.cfg, self.strategy, plan, records)
         parts += [f"{seconds:6.1f} s", f"elapsed {_clock(elapsed_s)}",
                   f"ETA {_clock(eta) if eta is not None else '?'}"]
         self.say(" | ".join(parts))
 
     def job_taken_over(self, job: Job) -> None:
         self.say(f"{job.key}: taken over by another worker; dropping this copy")
+
+    def job_yielded(self, job: Job) -> None:
+        self.say(f"{job.key}: waits on a lower candidate nobody runs; given back to run that one first")
 
     def plan_changed(self, plan, elapsed_s: float) -> None:
         """Print the pool's duplicates once the pool is complete, and each round not printed yet."""
@@ -87,8 +91,8 @@ class SearchConsole:
                 self.say(f"pool: {s.n_candidates} proposals, {len(dups)} duplicate(s) collapsed: " +
                          ", ".join(f"{p.slot} = {p.duplicate_of}" for p in dups))
             self._pool_printed = True
-        if s.strategy == "asha":
-            return                     # rungs fill up asynchronously: results.json shows them
+        if not self.strategy.prints_rounds:
+            return
         for r in plan.rounds[self._printed_rounds:]:
             dropped = [c for c in r.candidates if c not in r.kept]
             self.say(f"round {r.round} at epoch {r.epoch}: kept {len(r.kept)} of {len(r.candidates)} "

@@ -9,18 +9,21 @@ person browses. Each candidate's trial
   perplexity of every epoch);
 - finishes when the candidate leaves the search: eliminated, failed, or its final training done.
   Its value is what the sampler learnt from (lsh: the e0 score; full: the final perplexity).
-ASHA's trials are the sampler's own and already carry all of this (`asha.py`).
+What a strategy adds to a trial and its final value are the strategy's (`dashboard_values`,
+`dashboard_value` of `strategies/base.py`). ASHA's trials are the sampler's own and already carry all
+of this (`asha_trial.py`).
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, Callable
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperprune.search.jobs import Job
+from hyperprune.search.optuna_internals import storage_of, study_id, trial_id
 from hyperprune.search.storage import retrying
 
 
@@ -39,55 +42,48 @@ def start_candidate(study: optuna.Study, space, proposal) -> None:
                            params=dict(proposal.params), distributions=distributions,
                            user_attrs={"candidate": proposal.slot}, system_attrs={}, intermediate_values={},
                            trial_id=-1)
-    storage, study_id = study._storage, study._study_id
-    retrying(lambda: storage.create_new_trial(study_id, template_trial=template))
+    storage, sid = storage_of(study), study_id(study)
+    retrying(lambda: storage.create_new_trial(sid, template_trial=template))
 
 
-def record_scores(study: optuna.Study, strategy: str, job: Job, result: dict[str, Any]) -> None:
-    """The scores of a finished job, as intermediate values of its candidate's trial."""
+def record_scores(study: optuna.Study, job: Job, values: dict[int, float], result: dict[str, Any]) -> None:
+    """`values` (epoch -> score) of a finished job, as intermediate values of its candidate's trial."""
     trial = _candidate_trials(study).get(job.candidate)
     if trial is None or trial.state.is_finished():
         return
-    if strategy == "lsh" and job.kind == "score":
-        values = {job.epoch: result["score"]}
-    elif strategy == "full" and job.kind == "final":
-        values = {int(e): p for e, p in result.get("valid_ppl_by_epoch", {}).items() if p is not None}
-    else:
-        values = {}
-    storage = study._storage
+    storage, tid = storage_of(study), trial_id(trial)
     for epoch, value in sorted(values.items()):
         if epoch not in trial.intermediate_values:
-            retrying(lambda: storage.set_trial_intermediate_value(trial._trial_id, epoch, float(value)))
-    retrying(lambda: storage.set_trial_user_attr(trial._trial_id, "epochs_trained", result.get("epochs_trained")))
+            retrying(lambda: storage.set_trial_intermediate_value(tid, epoch, float(value)))
+    retrying(lambda: storage.set_trial_user_attr(tid, "epochs_trained", result.get("epochs_trained")))
 
 
-def finish_candidates(study: optuna.Study, strategy: str, plan, records) -> int:
-    """Finish the trials of candidates that left the search; returns how many were finished now."""
+def finish_candidates(study: optuna.Study, plan, records,
+                      value_of: Callable[[dict[int, float], dict[str, Any] | None], float | None]) -> int:
+    """Finish the trials of candidates that left the search; returns how many were finished now.
+    `value_of(intermediate values, final result or None)` is a finished trial's value."""
     final_done = {r.job.candidate: r.result for r in records.values()
                   if r.job.kind == "final" and r.state == "done"}
     finished = 0
-    storage = study._storage
+    storage = storage_of(study)
     for c, trial in _candidate_trials(study).items():
+        tid = trial_id(trial)
         if trial.state.is_finished():
             continue
         if c in plan.failed:
             state, value = TrialState.FAIL, None
         elif c in plan.eliminated or c in final_done:
             state = TrialState.COMPLETE
-            if strategy == "full":
-                value = final_done[c]["valid_ppl"]
-            else:
-                first = min(trial.intermediate_values, default=None)
-                value = trial.intermediate_values[first] if first is not None else None
+            value = value_of(dict(trial.intermediate_values), final_done.get(c))
             if value is None:
                 state = TrialState.FAIL
         else:
             continue
         if c in final_done:
-            retrying(lambda: storage.set_trial_user_attr(trial._trial_id, "valid_ppl", final_done[c]["valid_ppl"]))
-            retrying(lambda: storage.set_trial_user_attr(trial._trial_id, "test_ppl", final_done[c].get("test_ppl")))
+            retrying(lambda: storage.set_trial_user_attr(tid, "valid_ppl", final_done[c]["valid_ppl"]))
+            retrying(lambda: storage.set_trial_user_attr(tid, "test_ppl", final_done[c].get("test_ppl")))
         try:
-            retrying(lambda: storage.set_trial_state_values(trial._trial_id, state,
+            retrying(lambda: storage.set_trial_state_values(tid, state,
                                                             None if value is None else [float(value)]))
             finished += 1
         except optuna.exceptions.UpdateFinishedTrialError:

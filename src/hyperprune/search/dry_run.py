@@ -15,20 +15,13 @@ import tempfile
 from typing import Any
 
 from hyperprune.search.progress import planned_cost, planned_rounds
+from hyperprune.search.strategies import strategy_for
 from hyperprune.train.progress import clock
 
 
 def planned_spectra(cfg) -> int:
     """Spectra a search plans to measure when no candidate fails: candidates' and the dense model's."""
-    from hyperprune.search.schedule import asha_rungs, compare_epochs
-    s = cfg.search
-    if s.metric != "ls" or s.strategy == "full":
-        return 0
-    dense = len(compare_epochs(s.strategy, s.metric, s.first_epoch, s.epochs_per_round, cfg.final_epochs,
-                               s.n_candidates, s.keep, s.finalists))
-    if s.strategy == "asha":
-        return dense + s.n_candidates * len(asha_rungs(s.first_epoch, s.keep, cfg.final_epochs))
-    return dense + sum(r["candidates"] for r in planned_rounds(cfg)) + (0 if planned_rounds(cfg) else s.n_candidates)
+    return strategy_for(cfg).planned_spectra()
 
 
 def search_dry_run(cfg, bench) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from hyperprune.search.optuna_internals import trial_id
 from hyperprune.search.storage import retrying
 
 MAX_LOST = 3
@@ -179,12 +180,12 @@ class JobQueue:
         """Take the oldest waiting job (atomically); None when there is none."""
         waiting = [t for t in self.trials() if t.state == TrialState.WAITING and "job" in t.user_attrs]
         for trial in sorted(waiting, key=lambda t: t.number):
-            trial_id = trial._trial_id
+            tid = trial_id(trial)
             if self.heartbeat_interval:
                 # Beat before claiming: if the claim's reply is lost, the trial still goes stale.
-                retrying(lambda: self.beat(trial_id))
+                retrying(lambda: self.beat(tid))
             try:
-                won = retrying(lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING))
+                won = retrying(lambda: self.storage.set_trial_state_values(tid, TrialState.RUNNING))
             except optuna.exceptions.UpdateFinishedTrialError:
                 won = False
             if not won:
@@ -192,11 +193,11 @@ class JobQueue:
             job = Job.from_attrs(trial.user_attrs)
             twin = self._earlier_twin(job, trial.number)
             if twin is not None:
-                retrying(lambda: self.storage.set_trial_user_attr(trial_id, "duplicate_of", twin))
-                retrying(lambda: self.storage.set_trial_state_values(trial_id, TrialState.PRUNED))
+                retrying(lambda: self.storage.set_trial_user_attr(tid, "duplicate_of", twin))
+                retrying(lambda: self.storage.set_trial_state_values(tid, TrialState.PRUNED))
                 continue
-            retrying(lambda: self.storage.set_trial_user_attr(trial_id, "worker", self.worker))
-            return Claim(job, trial_id, trial.number)
+            retrying(lambda: self.storage.set_trial_user_attr(tid, "worker", self.worker))
+            return Claim(job, tid, trial.number)
         return None
 
     def _earlier_twin(self, job: Job, number: int) -> int | None:
@@ -245,7 +246,7 @@ class JobQueue:
         n = 0
         for trial in self.trials():
             if trial.state == TrialState.RUNNING:
-                self.interrupt(Claim(Job.from_attrs(trial.user_attrs), trial._trial_id, trial.number))
+                self.interrupt(Claim(Job.from_attrs(trial.user_attrs), trial_id(trial), trial.number))
                 n += 1
         return n
 
@@ -258,7 +259,7 @@ class JobQueue:
             for trial in self.trials():
                 if trial.state == TrialState.RUNNING and trial.user_attrs.get("heartbeat", limit) < limit:
                     try:
-                        retrying(lambda: self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL))
+                        retrying(lambda: self.storage.set_trial_state_values(trial_id(trial), TrialState.FAIL))
                     except optuna.exceptions.UpdateFinishedTrialError:
                         pass
             return

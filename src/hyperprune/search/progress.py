@@ -14,7 +14,9 @@ from typing import Any
 from hyperprune import __version__
 from hyperprune.files import atomic_write_text
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.rounds import Round, planned_sizes, round_epochs
+from hyperprune.search.rounds import Round
+from hyperprune.search.schedule import dense_epochs
+from hyperprune.search.strategies import strategy_for
 from hyperprune.train.banner import data_line, format_banner, model_line, sparsity_line
 
 LOG_NAME = "log.jsonl"
@@ -24,53 +26,18 @@ LOG_NAME = "log.jsonl"
 
 
 def planned_rounds(cfg) -> list[dict[str, int]]:
-    """lsh: [{"round", "epoch", "candidates", "kept"}] when no candidate fails or repeats another."""
-    s = cfg.search
-    if s.strategy != "lsh":
-        return []
-    sizes = planned_sizes(s.n_candidates, s.keep, s.finalists)
-    epochs = round_epochs(s.first_epoch, s.epochs_per_round, cfg.final_epochs, len(sizes) - 1)
-    return [{"round": r, "epoch": epochs[r], "candidates": sizes[r], "kept": sizes[r + 1]}
-            for r in range(len(sizes) - 1)]
+    """[{"round", "epoch", "candidates", "kept"}] when no candidate fails or repeats another (lsh)."""
+    return strategy_for(cfg).planned_rounds()
 
 
 def planned_epochs(cfg, n: int) -> int:
     """Candidate epochs a search of n unique candidates takes when none fails (for the ETA)."""
-    s, final = cfg.search, cfg.final_epochs
-    if s.strategy != "lsh":
-        return n * final
-    total, epoch = n * s.first_epoch, s.first_epoch
-    sizes = planned_sizes(n, s.keep, s.finalists)
-    if len(sizes) == 1:
-        return total + n * (final - epoch)
-    for m in sizes[1:]:
-        if m <= s.finalists:
-            return total + m * (final - epoch)
-        nxt = min(epoch + s.epochs_per_round, final)
-        total, epoch = total + m * (nxt - epoch), nxt
-    return total
+    return strategy_for(cfg).planned_epochs(n)
 
 
 def planned_cost(cfg) -> dict[str, int]:
     """Candidate epochs the search plans against training every candidate fully."""
-    n = cfg.search.n_candidates
-    return {"candidate_epochs": planned_epochs(cfg, n), "full_training_epochs": n * cfg.final_epochs}
-
-
-def plan_lines(cfg) -> list[str]:
-    s = cfg.search
-    lines = []
-    rounds = planned_rounds(cfg)
-    if rounds:
-        lines.append("rounds: " + "; ".join(f"{r['round']} at epoch {r['epoch']}: {r['candidates']} -> {r['kept']}"
-                                            for r in rounds))
-    if s.strategy == "lsh":
-        lines.append(f"finalists: {min(s.finalists, s.n_candidates)} trained to epoch {cfg.final_epochs}")
-    cost = planned_cost(cfg)
-    lines.append(f"cost: {cost['candidate_epochs']} candidate epochs planned, against "
-                 f"{cost['full_training_epochs']} to train all {s.n_candidates} fully "
-                 f"({cost['candidate_epochs'] / cost['full_training_epochs']:.0%})")
-    return lines
+    return strategy_for(cfg).planned_cost()
 
 
 # -- the banner -----------------------------------------------------------------------------------
@@ -80,22 +47,16 @@ def resume_state(cfg, records: dict[str, JobRecord]) -> str:
     """"fresh start", or what is already stored, e.g. "resuming: 3/6 candidates done, dense cached"."""
     if not records:
         return "fresh start"
-    from hyperprune.search.schedule import dense_epochs
-    s = cfg.search
-    first_kind, first_epoch = ("score", s.first_epoch) if s.strategy == "lsh" else \
-        ("asha" if s.strategy == "asha" else "final", cfg.final_epochs)
-    done = sum(1 for r in records.values() if r.state in ("done", "failed") and r.job.kind == first_kind
-               and r.job.epoch == first_epoch)
-    wanted = dense_epochs(cfg)
+    strategy = strategy_for(cfg)
+    done = strategy.candidates_settled(records)
+    wanted = dense_epochs(cfg, strategy)
     dense_done = [e for e in wanted if records.get(Job("dense", e).key) is not None
                   and records[Job("dense", e).key].state == "done"]
     if len(dense_done) == len(wanted):
         dense = "dense cached"
     else:
         dense = f"dense at epoch {max(dense_done, default=0)} of {max(wanted)}"
-    finals = sum(1 for r in records.values() if r.state == "done" and r.job.kind == "final")
-    extra = f", {finals} finalist(s) done" if s.strategy == "lsh" and finals else ""
-    return f"resuming: {done}/{s.n_candidates} candidates done, {dense}{extra}"
+    return f"resuming: {done}/{cfg.search.n_candidates} candidates done, {dense}{strategy.resume_note(records)}"
 
 
 CONTEXT_NAME = "context.json"
@@ -148,20 +109,18 @@ def write_search_context(run_dir: Path, context: dict[str, Any]) -> Path:
 
 def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
     s = cfg.search
-    what = {"lsh": f"LSH rounds on the {'Lyapunov-spectrum distance' if s.metric == 'ls' else 'validation loss'}",
-            "full": "every candidate trained fully, ranked by validation perplexity",
-            "asha": f"ASHA on the {'Lyapunov-spectrum distance' if s.metric == 'ls' else 'validation loss'}"}
+    strategy = strategy_for(cfg)
     threads = context["threads"]
     lyap = context["lyapunov"]
     rows = [
         ("data", context["data"]["line"]),
         ("model", context["model"]["line"]),
         ("sparsity", context["sparsity"]["line"]),
-        ("search", f"{what[s.strategy]}: {s.n_candidates} candidates from the {s.sampler} sampler, varying "
+        ("search", f"{strategy.describe()}: {s.n_candidates} candidates from the {s.sampler} sampler, varying "
                    f"{', '.join(context['search']['varied'])}"),
         ("epochs", f"e0 {s.first_epoch}, +{s.epochs_per_round} per round, {s.finalists} finalist(s) to "
                    f"{cfg.final_epochs}"),
-        *[("", line) for line in plan_lines(cfg)],
+        *[("", line) for line in strategy.plan_lines()],
         ("spectrum", f"{lyap['convention']} convention ({lyap['unit']}), k {lyap['k'] or 'all'}, "
                      f"{lyap['sequences']} x {lyap['length']} tokens, distance {lyap['distance']}"),
         ("device", f"{context['device']}, {threads} thread{'s' if threads != 1 else ''}"),

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import TrialState
 
+from hyperprune.search.optuna_internals import storage_of, trial_id
 from hyperprune.search.rounds import FAILED, PENDING
 from hyperprune.search.space import SearchSpace
 
@@ -40,8 +41,8 @@ class PoolGridSampler(optuna.samplers.GridSampler):
 
     def before_trial(self, study, trial) -> None:
         if trial.number >= len(self._all_grids) and "grid_id" not in trial.system_attrs:
-            study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
-            study._storage.set_trial_system_attr(trial._trial_id, "grid_id", trial.number % len(self._all_grids))
+            storage_of(study).set_trial_system_attr(trial_id(trial), "search_space", self._search_space)
+            storage_of(study).set_trial_system_attr(trial_id(trial), "grid_id", trial.number % len(self._all_grids))
             return
         super().before_trial(study, trial)
 

@@ -102,9 +102,10 @@ def state_size(cfg) -> int:
 
 
 def check_k(cfg) -> None:
+    from hyperprune.search.strategies import strategy_for
     k = cfg.lyapunov.k
-    if k is None or cfg.search.metric != "ls" or cfg.search.strategy == "full":
-        return
+    if k is None or not strategy_for(cfg).compared_epochs():
+        return                      # no spectrum is measured
     n = state_size(cfg)
     if k > n:
         raise UserError(f"lyapunov.k = {k} is beyond the state size {n} of model "

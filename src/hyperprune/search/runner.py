@@ -21,14 +21,13 @@ from hyperprune.config import differences, from_dict, to_dict
 from hyperprune.errors import UserError
 from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
 from hyperprune.search import dashboard, schedule
-from hyperprune.search.asha import proposals_of
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.console import SearchConsole
-from hyperprune.search.execute import JobFailed, LeaseLost, Workbench
+from hyperprune.search.candidate import JobFailed
+from hyperprune.search.execute import JobYielded, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
 from hyperprune.search.progress import (indistinguishable_choices, search_banner, search_context,
                                         write_search_context, write_search_log)
-from hyperprune.search.proposals import Proposer
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, write_results
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
@@ -55,15 +54,14 @@ class SearchLoop:
         self.storage = storage
         self.owner = owner
         self.poll_s = poll_s
-        self.console = SearchConsole(cfg, verbose)
         if cfg.search.threads is not None:
             torch.set_num_threads(cfg.search.threads)
         self.queue = JobQueue(storage, cfg.study_name + ".jobs", cfg.search.heartbeat_interval)
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
         self.bench = Workbench(cfg, device, self.study, corpus=corpus, probe=probe)
-        s = cfg.search
-        self.proposer = None if s.strategy == "asha" else \
-            Proposer(self.bench.space, s.sampler, cfg.seed, s.n_candidates, s.batch)
+        self.console = SearchConsole(cfg, self.bench.strategy, verbose)
+        self.strategy = self.bench.strategy
+        self.pool = self.strategy.pool(self.bench.space, self.study)
         self.start = time.perf_counter()
         self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
         self.finished_search = False      # set by run(): did a job of this process complete the search?
@@ -99,17 +97,17 @@ class SearchLoop:
             just_worked = True
 
     def plan(self, records: dict[str, JobRecord]) -> schedule.Plan:
-        asha = proposals_of(self.study) if self.proposer is None else None
-        return schedule.plan(self.cfg, self.proposer, records, asha)
+        return schedule.plan(self.cfg, self.strategy, self.pool, records)
 
     def execute(self, claim: Claim, plan: schedule.Plan, records: dict[str, JobRecord]) -> None:
         job = claim.job
         start = time.perf_counter()
-        if job.kind in ("score", "final") and self.cfg.search.strategy != "asha":
+        if job.candidate is not None and self.strategy.records_dashboard_trials:
             dashboard.start_candidate(self.study, self.bench.space, plan.proposal(job.candidate))
         with Heartbeat(self.queue, claim.trial_id):
             try:
-                result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim))
+                result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim),
+                                               lambda waiting_on: self.idle(claim, waiting_on))
             except JobFailed as exc:
                 self.queue.fail(claim, exc.reason, exc.result)
                 self.console.job_done(job, None, time.perf_counter() - start, plan, records, self.elapsed(),
@@ -117,6 +115,10 @@ class SearchLoop:
                 return
             except LeaseLost:
                 self.console.job_taken_over(job)
+                return
+            except JobYielded:
+                self.queue.interrupt(claim)        # planned again, after the job it waited on
+                self.console.job_yielded(job)
                 return
             except BaseException:
                 self.queue.interrupt(claim)
@@ -129,11 +131,31 @@ class SearchLoop:
         self.record_candidate(job, plan, result)
         self.console.job_done(job, result, time.perf_counter() - start, plan, records, self.elapsed())
 
+    def idle(self, claim: Claim, waiting_on: list[int]) -> list[int]:
+        """A wait of `claim`'s job on the candidates `waiting_on` (asha candidate-order). Returns
+        those whose job failed for good (they will never report: no longer waited on); sleeps while
+        the others are being run; gives the job back when one is not (its worker died, or it was never
+        started), so that this process runs that one instead of waiting forever."""
+        if not self.queue.still_mine(claim):
+            raise LeaseLost(claim.job.key)
+        self.queue.fail_stale()
+        records = self.queue.records()
+        gone = []
+        for c in waiting_on:
+            record = records.get(self.strategy.final_job(c).key)
+            if record is not None and record.state == "failed":
+                gone.append(c)
+            elif record is None or record.state in ("waiting", "lost"):
+                raise JobYielded(claim.job.key)
+        if not gone:
+            time.sleep(self.poll_s)
+        return gone
+
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
         """The main study holds one trial per candidate, with its scores as intermediate values and
         real times: optuna-dashboard shows the search as it goes (see `dashboard.py`)."""
-        if self.cfg.search.strategy != "asha" and job.candidate is not None:
-            dashboard.record_scores(self.study, self.cfg.search.strategy, job, result)
+        if self.strategy.records_dashboard_trials and job.candidate is not None:
+            dashboard.record_scores(self.study, job, self.strategy.dashboard_values(job, result), result)
 
     def elapsed(self) -> float:
         """Wall seconds of the search so far: this process's, plus what the owner stored before a resume."""
@@ -157,8 +179,8 @@ class SearchLoop:
         results = build_results(self.cfg, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
         write_search_log(run_dir, results)
-        if self.cfg.search.strategy != "asha":
-            dashboard.finish_candidates(self.study, self.cfg.search.strategy, plan, records)
+        if self.strategy.records_dashboard_trials:
+            dashboard.finish_candidates(self.study, plan, records, self.strategy.dashboard_value)
         if self.owner:
             retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
         return results
@@ -185,6 +207,11 @@ def _open_study(cfg: SearchConfig, storage) -> None:
         retrying(lambda: study.set_user_attr(CONFIG_ATTR, stored_cfg))
         retrying(lambda: study.set_user_attr("hyperprune_format", FORMAT))
         return
+    try:
+        # a setting added since the study was created reads as its default, not as a change
+        held = to_dict(from_dict(SearchConfig, held))
+    except UserError:
+        pass                              # compared as stored: the differences say what is wrong
     changed = [key for key, _, _ in differences(held, stored_cfg, OPERATIONAL)]
     if changed:
         shown = ", ".join(changed[:4]) + (", ..." if len(changed) > 4 else "")
@@ -259,9 +286,9 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
                         "'hyperprune search' alone, or put the study on postgresql:// (or mysql://, journal:///)")
     cfg = load_study_config(open_storage(storage_url), study_name)
     storage = open_storage(storage_url, cfg.search.heartbeat_interval)
-    console = SearchConsole(cfg, verbose)
-    console.worker_joined(study_name, redact(storage_url))
     loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
+    console = loop.console
+    console.worker_joined(study_name, redact(storage_url))
     plan, records = loop.run()
     console.worker_finished(study_name, plan.winner)
     if loop.finished_search:

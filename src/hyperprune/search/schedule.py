@@ -4,12 +4,9 @@ Every worker calls `plan(...)` on the same stored results and gets the same answ
 must exist now, where the rounds stand, and whether the search is over. Nothing here trains or
 writes; `runner.py` enqueues the jobs and runs them.
 
-    lsh    dense@E for every epoch compared at (in order, one at a time), then the pool:
-           score:C@e0 for each candidate (its score teaches the sampler), then rounds:
-           score:C@E for the survivors, then final:C@final for the finalists.
-    full   final:C@final for every candidate (the sampler learns from validation perplexity).
-    asha   asha:C@final for every candidate; the trial itself decides at each rung (Optuna's
-           successive-halving pruner) whether to go on.
+The dense reference is planned here, the same for every strategy: dense@E for every epoch E a
+strategy compares spectra at, and the budget, one at a time (it is a single model). The candidates'
+jobs are the strategy's (`strategies/`): lsh's rounds, full's final trainings, asha's trials.
 """
 
 from __future__ import annotations
@@ -18,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperprune.errors import UserError
-from hyperprune.search import rounds as round_logic
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.proposals import Proposal, Proposer
+from hyperprune.search.proposals import Proposal
 from hyperprune.search.rounds import FAILED, PENDING, Round
 
 
@@ -40,42 +36,8 @@ class Plan:
         return next(p for p in self.proposals if p.slot == candidate)
 
 
-def compare_epochs(strategy: str, metric: str, e0: int, ei: int, final: int, n: int, keep: round_logic.Keep,
-                   finalists: int) -> list[int]:
-    """Epochs at which candidates are scored against the dense spectrum (lsh with metric ls, asha)."""
-    if metric != "ls" or strategy == "full":
-        return []
-    if strategy == "asha":
-        return asha_rungs(e0, keep, final)
-    sizes = round_logic.planned_sizes(n, keep, finalists)
-    return sorted(set(round_logic.round_epochs(e0, ei, final, len(sizes))))
-
-
-def asha_rungs(e0: int, keep: round_logic.Keep, final: int) -> list[int]:
-    """Epochs at which an ASHA trial reports its score: e0 * eta^r below the budget, then the budget."""
-    eta = reduction_factor(keep)
-    epochs, epoch = [], e0
-    while epoch < final:
-        epochs.append(epoch)
-        epoch *= eta
-    return epochs + [final]
-
-
-def reduction_factor(keep) -> int:
-    """ASHA's eta: 1 / keep rounded; the paper's half+1 is a halving, eta = 2."""
-    if keep == round_logic.HALF_PLUS_ONE:
-        return 2
-    return max(2, round(1 / keep))
-
-
-def dense_epochs(cfg) -> list[int]:
-    s = cfg.search
-    epochs = compare_epochs(s.strategy, s.metric, s.first_epoch, s.epochs_per_round, cfg.final_epochs,
-                            s.n_candidates, s.keep, s.finalists)
-    return sorted(set(epochs) | {cfg.final_epochs})
-
-
-def _outcome(record: JobRecord | None, field_name: str) -> Any:
+def outcome(record: JobRecord | None, field_name: str) -> Any:
+    """A stored job's `field_name` result, PENDING while it is not settled, or FAILED."""
     if record is None or record.state in ("waiting", "running", "lost"):
         return PENDING
     if record.state == "failed":
@@ -83,30 +45,36 @@ def _outcome(record: JobRecord | None, field_name: str) -> Any:
     return record.result[field_name]
 
 
-def _settled(record: JobRecord | None) -> bool:
+def settled(record: JobRecord | None) -> bool:
     return record is not None and record.state in ("done", "failed")
 
 
-def plan(cfg, proposer: Proposer | None, records: dict[str, JobRecord],
-         asha_proposals: dict[int, Proposal] | None = None) -> Plan:
-    """The next steps of search `cfg` given the stored job `records`. lsh and full grow the pool with
-    `proposer`; asha reads the candidates its trials asked for (`asha_proposals`)."""
-    s = cfg.search
+def note_failure(records: dict[str, JobRecord], job: Job, out: Plan) -> None:
+    record = records.get(job.key)
+    if record is not None and record.state == "failed":
+        out.failed.setdefault(job.candidate, record.failure or "failed")
+
+
+def dense_epochs(cfg, strategy) -> list[int]:
+    """Epochs the dense reference is trained to and stored at: every compared epoch, and the budget."""
+    return sorted(set(strategy.compared_epochs()) | {cfg.final_epochs})
+
+
+def plan(cfg, strategy, pool, records: dict[str, JobRecord]) -> Plan:
+    """The next steps of search `cfg` given the stored job `records`: the dense reference's here, the
+    candidates' from `strategy` (a `SearchStrategy`), which draws them from `pool` (see its `pool`)."""
     out = Plan()
-    dense_ready = _plan_dense(cfg, records, out)
-    if s.strategy == "asha":
-        _plan_asha(cfg, records, asha_proposals or {}, dense_ready, out)
-    else:
-        _plan_pool_and_rounds(cfg, proposer, records, dense_ready, out)
+    dense_ready = _plan_dense(cfg, strategy, records, out)
+    strategy.plan(pool, records, dense_ready, out)
     if out.winner is not None:
-        out.winner_job = Job("asha" if s.strategy == "asha" else "final", cfg.final_epochs, out.winner)
+        out.winner_job = strategy.winner_job(out.winner)
     return out
 
 
-def _plan_dense(cfg, records: dict[str, JobRecord], out: Plan) -> set[int]:
+def _plan_dense(cfg, strategy, records: dict[str, JobRecord], out: Plan) -> set[int]:
     """The dense reference, one epoch after the other (a single model: never two jobs at once)."""
     ready: set[int] = set()
-    for epoch in dense_epochs(cfg):
+    for epoch in dense_epochs(cfg, strategy):
         record = records.get(Job("dense", epoch).key)
         if record is not None and record.state == "done":
             ready.add(epoch)
@@ -117,106 +85,3 @@ def _plan_dense(cfg, records: dict[str, JobRecord], out: Plan) -> set[int]:
         out.jobs.append(Job("dense", epoch))
         break
     return ready
-
-
-def _note_failure(records: dict[str, JobRecord], job: Job, out: Plan) -> None:
-    record = records.get(job.key)
-    if record is not None and record.state == "failed":
-        out.failed.setdefault(job.candidate, record.failure or "failed")
-
-
-def _choose_winner(finals: dict[int, float], out: Plan) -> None:
-    ranked = sorted(finals, key=lambda c: (finals[c], c))
-    out.winner = ranked[0] if ranked else None
-
-
-def _plan_pool_and_rounds(cfg, proposer: Proposer, records: dict[str, JobRecord], dense_ready: set[int],
-                          out: Plan) -> None:
-    s, final = cfg.search, cfg.final_epochs
-    lsh = s.strategy == "lsh"
-    needs_dense = lsh and s.metric == "ls"
-
-    def score_job(c: int, epoch: int) -> Job:
-        return Job("score", epoch, c)
-
-    def final_job(c: int) -> Job:
-        return Job("final", final, c)
-
-    # The pool: the sampler learns from each candidate's first score (lsh) or its final perplexity.
-    first_job = (lambda c: score_job(c, s.first_epoch)) if lsh else final_job
-    field_name = "score" if lsh else "valid_ppl"
-    teach = lambda c: _outcome(records.get(first_job(c).key), field_name)
-    out.proposals = list(proposer.propose(teach))
-    unique = [p.slot for p in out.proposals if p.duplicate_of is None]
-    for c in unique:
-        if not needs_dense or s.first_epoch in dense_ready:
-            out.jobs.append(first_job(c))
-        _note_failure(records, first_job(c), out)
-    if len(out.proposals) < s.n_candidates or any(teach(c) is PENDING for c in unique):
-        return
-
-    if not lsh:   # full: every candidate that did not fail is a finalist
-        out.finalists = [c for c in unique if teach(c) is not FAILED]
-        _choose_winner({c: teach(c) for c in out.finalists}, out)
-        out.complete = final in dense_ready
-        return
-
-    first = {c: teach(c) for c in unique if teach(c) is not FAILED}
-    progress = round_logic.advance(
-        first, lambda c, epoch: _outcome(records.get(score_job(c, epoch).key), "score"),
-        e0=s.first_epoch, ei=s.epochs_per_round, final=final, keep=s.keep, finalists=s.finalists)
-    out.rounds = progress.rounds
-    for r in progress.rounds:
-        for c in r.candidates:
-            if c not in r.kept:
-                out.eliminated[c] = r.round
-    for c, epoch in progress.failed.items():
-        _note_failure(records, score_job(c, epoch), out)
-    for c, epoch in progress.pending:
-        if not needs_dense or epoch in dense_ready:
-            out.jobs.append(score_job(c, epoch))
-    if progress.finalists is None:
-        return
-    out.finalists = progress.finalists
-    for c in progress.finalists:
-        out.jobs.append(final_job(c))
-        _note_failure(records, final_job(c), out)
-    if all(_settled(records.get(final_job(c).key)) for c in progress.finalists):
-        _choose_winner({c: records[final_job(c).key].result["valid_ppl"] for c in progress.finalists
-                        if records[final_job(c).key].state == "done"}, out)
-        out.complete = final in dense_ready
-
-
-def _plan_asha(cfg, records: dict[str, JobRecord], proposals: dict[int, Proposal], dense_ready: set[int],
-               out: Plan) -> None:
-    s, final = cfg.search, cfg.final_epochs
-    rungs = asha_rungs(s.first_epoch, s.keep, final)
-    jobs = [Job("asha", final, c) for c in range(s.n_candidates)]
-    # A trial reads the dense spectrum at every rung as it goes: start once all are there.
-    if s.metric != "ls" or all(epoch in dense_ready for epoch in rungs):
-        out.jobs.extend(jobs)
-    out.proposals = [proposals[c] for c in sorted(proposals)]
-    finals: dict[int, float] = {}
-    reached: dict[int, dict[int, float]] = {}
-    for job in jobs:
-        record = records.get(job.key)
-        _note_failure(records, job, out)
-        if record is None or record.state != "done" or record.result.get("duplicate_of") is not None:
-            continue
-        result = record.result
-        reached[job.candidate] = {int(e): v for e, v in result["scores"].items()}
-        if result.get("pruned_at") is not None:
-            out.eliminated[job.candidate] = int(result["pruned_at"])
-        elif result.get("test_ppl") is not None:
-            finals[job.candidate] = result["valid_ppl"]
-    # Rungs as rounds: who reported there, and who went on.
-    for r, epoch in enumerate(rungs[:-1]):
-        scores = {c: v[epoch] for c, v in reached.items() if epoch in v}
-        if scores:
-            ranked = round_logic.rank(scores)
-            kept = [c for c in ranked if any(e > epoch for e in reached[c])]
-            out.rounds.append(Round(r, epoch, ranked, kept, scores))
-    if all(_settled(records.get(job.key)) for job in jobs):
-        out.finalists = sorted(finals)
-        _choose_winner(finals, out)
-        out.complete = final in dense_ready

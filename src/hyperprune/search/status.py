@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprune.errors import UserError
+from hyperprune.search.optuna_internals import trial_id
 from hyperprune.train.progress import clock
 
 
@@ -58,7 +59,7 @@ def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any
         return [], 0, f"no job queue readable ({exc})"
     now = datetime.datetime.now()
     running = []
-    rdb_ages = rdb_heartbeat_ages(storage, [t._trial_id for t in trials if t.state == TrialState.RUNNING])
+    rdb_ages = rdb_heartbeat_ages(storage, [trial_id(t) for t in trials if t.state == TrialState.RUNNING])
     for t in trials:
         if t.state != TrialState.RUNNING or "job" not in t.user_attrs:
             continue
@@ -68,7 +69,7 @@ def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any
             "worker": t.user_attrs.get("worker"),
             "running_s": (now - t.datetime_start).total_seconds() if t.datetime_start else None,
             "heartbeat_s_ago": (now.timestamp() - beat) if isinstance(beat, (int, float)) else
-            rdb_ages.get(t._trial_id),
+            rdb_ages.get(trial_id(t)),
         })
     waiting = sum(1 for t in trials if t.state == TrialState.WAITING and "job" in t.user_attrs)
     return running, waiting, None

@@ -1,0 +1,209 @@
+"""Training one candidate, measuring it and scoring it: the jobs `score`, `final` and `asha`.
+
+A candidate trains in `CHECKPOINT_DIR/<id>/`, an ordinary trainer run directory: a survivor of a
+round continues from its checkpoint, and a job taken over after a crash resumes from the last good
+one. Every candidate uses the search's seed, so candidates differ only by their settings. Its score
+at an epoch is `score()`: the spectrum distance to the dense model at that epoch (metric ls), or
+the validation perplexity (metric loss), with every check that makes it a number a ranking can use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hyperprune.config import to_dict
+from hyperprune.errors import UserError
+from hyperprune.files import atomic_write_text
+from hyperprune.lyapunov import distance
+from hyperprune.perplexity import perplexity
+from hyperprune.search.asha_trial import AshaTrial
+from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.measurement import LAST_IMPROVING, Measured
+from hyperprune.search.proposals import Proposal
+from hyperprune.train import Trainer, TrainingDiverged
+from hyperprune.train.checkpoint import checkpoint_path
+
+
+class JobFailed(Exception):
+    """The candidate cannot go on (diverged, non-finite score): recorded as failed, the search goes on."""
+
+    def __init__(self, reason: str, result: dict[str, Any] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.result = result
+
+
+def finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+@dataclass
+class Score:
+    """A candidate's numbers at one epoch, or why it cannot be ranked (`failure`)."""
+    valid_ppl: float
+    value: float | None                 # what the rounds rank: the distance, or valid_ppl
+    spectrum: list[float | None] | None  # mean exponents as stored (non-finite ones as None)
+    spectrum_s: float
+    failure: str | None = None
+
+
+class CandidateRun:
+    """One candidate of a search, on the `bench` (a `Workbench`) of the process that runs it."""
+
+    def __init__(self, bench, candidate: int, proposal: Proposal):
+        self.bench = bench
+        self.cfg = bench.cfg
+        self.candidate = candidate
+        self.proposal = proposal
+        self.run_dir = bench.candidate_dir(candidate)
+        self.run_cfg = bench.space.run_config(proposal.params, str(self.run_dir))
+        self.trainer = bench.trainer(self.run_cfg, self.run_dir)
+        self._write_identity()
+
+    def spectrum_file(self, epoch: int) -> Path:
+        return self.run_dir / "spectra" / f"epoch-{epoch:04d}.json"
+
+    def reach(self, epoch: int, wants_spectrum: bool, check_lease) -> Measured:
+        """Train to `epoch` and measure it (see `measurement.reach`); JobFailed if it diverges."""
+        try:
+            return self.bench.reach(self.trainer, epoch, self.spectrum_file(epoch) if wants_spectrum else None,
+                                    lambda d: self.bench.trainer(self.run_cfg, d), check_lease)
+        except TrainingDiverged as exc:
+            raise JobFailed(f"diverged: {exc}", self.partial()) from None
+
+    def score(self, reached: Measured, epoch: int, records: dict[str, JobRecord], wants_spectrum: bool) -> Score:
+        """The candidate's score at `epoch` against the dense spectrum stored in `records`."""
+        valid_ppl = perplexity(reached.valid_loss)
+        if not math.isfinite(valid_ppl) or valid_ppl >= math.exp(700.0):
+            return Score(valid_ppl, None, None, 0.0, f"diverged: validation perplexity is {valid_ppl} at epoch {epoch}")
+        if not wants_spectrum:
+            return Score(valid_ppl, valid_ppl, None, 0.0)
+        spectrum = reached.spectrum
+        out = Score(valid_ppl, None, [finite_or_none(float(v)) for v in spectrum.mean], reached.spectrum_s)
+        if not spectrum.all_finite:
+            out.failure = f"spectrum at epoch {epoch} is not finite: " + "; ".join(spectrum.issues)
+            return out
+        dense = torch.tensor(records[Job("dense", epoch).key].result["spectrum"], dtype=torch.float64)
+        try:
+            value = distance(self.cfg.lyapunov.distance, spectrum, dense)
+        except UserError as exc:                 # e.g. a spectrum of another length than the dense one
+            out.failure = str(exc)
+            return out
+        if not math.isfinite(value):
+            out.failure = f"spectrum distance is not finite at epoch {epoch}"
+            return out
+        out.value = value
+        return out
+
+    def partial(self) -> dict[str, Any]:
+        """What the candidate has trained so far (also recorded for a failed job)."""
+        return {
+            "epochs_trained": self.trainer.epoch,
+            "valid_ppl_by_epoch": {str(r.epoch): finite_or_none(r.valid_ppl) for r in self.trainer.history},
+            "train_s": self.trainer.train_wall_s,
+        }
+
+    # -- the jobs -------------------------------------------------------------------------------
+
+    def run_to(self, job: Job, records: dict[str, JobRecord], check_lease) -> tuple[dict[str, Any], float]:
+        """A `score` job (trained to its epoch and scored there) or a `final` one (to the budget,
+        then tested)."""
+        epoch = job.epoch
+        if self.trainer.epoch > epoch:
+            raise RuntimeError(f"candidate {job.candidate} is already trained to epoch {self.trainer.epoch}, "
+                               f"past job {job.key}")
+        wants_spectrum = job.kind == "score" and self.cfg.search.metric == "ls"
+        reached = self.reach(epoch, wants_spectrum, check_lease)
+        try:
+            scored = self.score(reached, epoch, records, wants_spectrum)
+            result = self.partial()
+            result.update(epoch=epoch, valid_ppl=scored.valid_ppl, score=scored.value, spectrum=scored.spectrum,
+                          spectrum_s=scored.spectrum_s, test_ppl=None,
+                          checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, epoch)))
+            if scored.failure is not None:
+                raise JobFailed(scored.failure, result)
+            if job.kind == "final":
+                result["test_ppl"] = reached.at_epoch.evaluate("test")
+                # No epoch of a finalist is scored again: the kept pre-update weights (a model's
+                # worth of disk) have served.
+                (self.run_dir / LAST_IMPROVING).unlink(missing_ok=True)
+        finally:
+            reached.release()
+        return result, result["score"]
+
+    def run_asha(self, trial: AshaTrial, strategy, records: dict[str, JobRecord], check_lease,
+                 idle) -> tuple[dict[str, Any], float]:
+        """An ASHA trial: trained rung by rung, scored and reported at each, stopped where `strategy`
+        (strategies/asha.py) says so. A trial taken over after it ended is replayed from its stored
+        numbers. `idle(waiting_on)`: see `ASHA.stops`."""
+        rungs = strategy.rungs
+        cfg = self.cfg
+        result: dict[str, Any] = {"params": self.proposal.params, "fingerprint": self.proposal.fingerprint,
+                                  "scores": {}, "spectra": {}, "spectrum_s": 0.0, "pruned_at": None,
+                                  "test_ppl": None}
+        if trial.finished:
+            return self._replay(trial, rungs, result)
+        # Taken over mid-trial: a rung the trial reported and then trained past was a promotion the
+        # pruner already granted; asking again, against more competitors, could revoke it.
+        passed = {e for e in trial.reported if e < self.trainer.epoch}
+        wants_spectrum = cfg.search.metric == "ls"
+        for rung, epoch in enumerate(rungs):
+            try:
+                reached = self.reach(epoch, wants_spectrum, check_lease)
+            except JobFailed as exc:
+                trial.fail()
+                raise JobFailed(exc.reason, {**result, **exc.result}) from None
+            reached.release()
+            scored = self.score(reached, epoch, records, wants_spectrum)
+            if scored.spectrum is not None:
+                result["spectra"][str(epoch)] = scored.spectrum
+                result["spectrum_s"] += scored.spectrum_s
+            if scored.failure is not None:
+                trial.fail()
+                raise JobFailed(scored.failure, {**result, **self.partial()})
+            result["scores"][str(epoch)] = scored.value
+            trial.report(epoch, scored.value)
+            if epoch < cfg.final_epochs and epoch not in passed and strategy.stops(trial, epoch, scored.value, idle):
+                trial.prune()
+                result.update(self.partial(), pruned_at=rung, valid_ppl=scored.valid_ppl, epoch=epoch)
+                return result, scored.value
+        result.update(self.partial(), valid_ppl=scored.valid_ppl, epoch=cfg.final_epochs,
+                      test_ppl=self.trainer.evaluate("test"),
+                      checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, cfg.final_epochs)))
+        trial.complete(scored.value)
+        return result, scored.value
+
+    def _replay(self, trial: AshaTrial, rungs: list[int], result: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """The numbers of a trial that ended before this worker took its job over."""
+        for rung, epoch in enumerate(rungs):
+            if epoch not in trial.reported or trial.failed:
+                raise JobFailed("its ASHA trial failed before this worker took it over", result)
+            result["scores"][str(epoch)] = score = trial.reported[epoch]
+            valid_ppl = self.trainer.history[epoch - 1].valid_ppl
+            if trial.pruned and epoch == trial.last_rung:
+                result.update(self.partial(), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
+                return result, score
+        result.update(self.partial(), valid_ppl=valid_ppl, epoch=self.cfg.final_epochs,
+                      test_ppl=self.trainer.evaluate("test"),
+                      checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, self.cfg.final_epochs)))
+        return result, score
+
+    def _write_identity(self) -> None:
+        """A candidate folder says what it holds, for people browsing the checkpoint directory."""
+        path = self.run_dir / "candidate.json"
+        if path.exists():
+            held = json.loads(path.read_text()).get("fingerprint")
+            if held != self.proposal.fingerprint:
+                raise UserError(f"'{self.run_dir}' holds another candidate {held} (from another search?), not "
+                                f"{self.proposal.fingerprint}; give this search a fresh search.checkpoint_dir "
+                                f"or run_dir")
+        else:
+            atomic_write_text(path, json.dumps({"id": self.candidate, "params": self.proposal.params,
+                                                "fingerprint": self.proposal.fingerprint,
+                                                "config": to_dict(self.run_cfg)}, indent=2) + "\n")

@@ -1,0 +1,147 @@
+"""What a search strategy is: how it grows the pool, which jobs it asks for, when it is done, and
+what it costs. `schedule.plan` asks the strategy for the candidates' jobs on the stored results;
+the banner, the dry run and the ETA ask it for its plan and cost.
+
+The shape is Optuna's pruners and samplers: one small abstract class, one subclass per strategy in
+its own module, arguments checked when it is built (`SearchStrategy(cfg)` raises a one-line
+`UserError`), and a docstring that names the method it implements.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, ClassVar
+
+from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.proposals import Proposal, Proposer
+from hyperprune.search.schedule import Plan
+
+
+class SearchStrategy(abc.ABC):
+    """One search method over the pool of `cfg.search` (a `SearchConfig`)."""
+
+    name: ClassVar[str]                   # as `search.strategy` spells it
+    title: ClassVar[str]                  # how the report heads such a search
+    # The main study's trials (what optuna-dashboard shows) are written by the search loop from job
+    # results (`dashboard.py`); a strategy whose trials are its sampler's own (asha) says False.
+    records_dashboard_trials: ClassVar[bool] = True
+    prints_rounds: ClassVar[bool] = True  # whether the console prints each round as it closes
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.settings = cfg.search
+        self.final_epochs = cfg.final_epochs
+
+    # -- planning -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def compared_epochs(self) -> list[int]:
+        """Epochs at which candidates' spectra are compared with the dense model's (none for loss)."""
+
+    @abc.abstractmethod
+    def plan(self, pool, records: dict[str, JobRecord], dense_ready: set[int], out: Plan) -> None:
+        """Fill `out` with the candidates' part of the plan: proposals, jobs to enqueue, rounds,
+        eliminated and failed candidates, finalists, the winner and whether the search is complete.
+        `dense_ready` holds the epochs whose dense results are stored."""
+
+    def pool(self, space, study) -> Any:
+        """Where candidates come from: an object whose `propose(outcome)` returns the proposals so far
+        (`outcome(candidate)` is the score the sampler learns from). The default is the replayed pool
+        of `proposals.py`, the same in every process."""
+        s = self.settings
+        return Proposer(space, s.sampler, self.cfg.seed, s.n_candidates, s.batch)
+
+    def final_job(self, candidate: int) -> Job:
+        """The job that trains `candidate` to the budget (its checkpoint and numbers are the winner's)."""
+        return Job("final", self.final_epochs, candidate)
+
+    def winner_job(self, candidate: int) -> Job:
+        return self.final_job(candidate)
+
+    def first_job(self, candidate: int) -> Job:
+        """A candidate's first job: the one counted as "candidates done" when a search resumes."""
+        return self.final_job(candidate)
+
+    @staticmethod
+    def pick_winner(final_valid_ppl: dict[int, float]) -> int | None:
+        """The finalist with the lowest final validation perplexity; ties go to the lower id."""
+        ranked = sorted(final_valid_ppl, key=lambda c: (final_valid_ppl[c], c))
+        return ranked[0] if ranked else None
+
+    # -- cost -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def planned_epochs(self, n: int) -> int:
+        """Candidate epochs a search of `n` unique candidates trains when none fails (for the ETA)."""
+
+    def planned_rounds(self) -> list[dict[str, int]]:
+        """[{"round", "epoch", "candidates", "kept"}] planned when no candidate fails or repeats."""
+        return []
+
+    def candidate_spectra(self) -> int:
+        """Candidates' spectra planned when none fails."""
+        return 0
+
+    def planned_spectra(self) -> int:
+        """Spectra planned in all: the candidates' and the dense model's."""
+        return len(self.compared_epochs()) + self.candidate_spectra()
+
+    def planned_cost(self) -> dict[str, int]:
+        """Candidate epochs planned, against training every candidate fully."""
+        n = self.settings.n_candidates
+        return {"candidate_epochs": self.planned_epochs(n), "full_training_epochs": n * self.final_epochs}
+
+    # -- words ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The banner's one-line account of the method."""
+
+    def plan_lines(self) -> list[str]:
+        """The banner's lines about the plan: rounds, then the cost."""
+        rounds = self.planned_rounds()
+        lines = []
+        if rounds:
+            lines.append("rounds: " + "; ".join(f"{r['round']} at epoch {r['epoch']}: {r['candidates']} -> "
+                                                f"{r['kept']}" for r in rounds))
+        cost = self.planned_cost()
+        lines.append(f"cost: {cost['candidate_epochs']} candidate epochs planned, against "
+                     f"{cost['full_training_epochs']} to train all {self.settings.n_candidates} fully "
+                     f"({cost['candidate_epochs'] / cost['full_training_epochs']:.0%})")
+        return lines
+
+    def candidates_settled(self, records: dict[str, JobRecord]) -> int:
+        """Candidates whose first job is settled (done or failed): a resumed search's progress."""
+        return sum(1 for r in records.values() if r.state in ("done", "failed") and r.job.candidate is not None
+                   and r.job == self.first_job(r.job.candidate))
+
+    def resume_note(self, records: dict[str, JobRecord]) -> str:
+        """What else a resumed search has stored, after the candidates and the dense model ("" or ", ...")."""
+        return ""
+
+    def metric_words(self) -> str:
+        return "Lyapunov-spectrum distance" if self.settings.metric == "ls" else "validation loss"
+
+    # -- the main study as optuna-dashboard shows it (dashboard.py) -----------------------------
+
+    def dashboard_values(self, job: Job, result: dict[str, Any]) -> dict[int, float]:
+        """Epoch -> value: what a finished job adds to its candidate's trial as intermediate values."""
+        return {}
+
+    def dashboard_value(self, intermediate_values: dict[int, float],
+                        final_result: dict[str, Any] | None) -> float | None:
+        """A finished candidate's trial value: what the sampler learnt from (its first score)."""
+        first = min(intermediate_values, default=None)
+        return intermediate_values[first] if first is not None else None
+
+
+class StudyProposals:
+    """A pool whose proposals are stored in the main study by the trials that asked for them (asha):
+    read back, in candidate order, whatever the outcomes."""
+
+    def __init__(self, read: Callable[[], dict[int, Proposal]]):
+        self._read = read
+
+    def propose(self, outcome: Callable[[int], object] | None = None) -> list[Proposal]:
+        proposals = self._read()
+        return [proposals[c] for c in sorted(proposals)]
