@@ -513,12 +513,59 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+PREDICTORS = {"ls_reference": "LS distance, reference (all exponents, L2)",
+              "ls_standard_k64": "LS distance, standard, k = 64",
+              "valid_ppl": "validation perplexity", "death_rate": "death rate (prior)"}
+
+
+def markdown(result: dict) -> str:
+    """The tables of BENCHMARKS.md's pool section, from the analysis (so the text quotes the records)."""
+    epochs = sorted({int(e) for by_epoch in result["correlations"].values() for e in by_epoch})
+    lines = ["Spearman rho against final validation perplexity (95% bootstrap CI), by the epoch measured:", "",
+             "| predictor | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
+             "|---|" + "---|" * len(epochs)]
+    for name, by_epoch in result["correlations"].items():
+        cells = []
+        for e in epochs:
+            c = by_epoch.get(str(e))
+            cells.append("n/a" if c is None or c["spearman"] is None else
+                         f"{c['spearman']:.2f} [{c['spearman_ci'][0]:.2f}, {c['spearman_ci'][1]:.2f}]")
+        lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(cells) + " |")
+    lines += ["", "Kendall tau, same layout:", "", "| predictor | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
+              "|---|" + "---|" * len(epochs)]
+    for name, by_epoch in result["correlations"].items():
+        cells = []
+        for e in epochs:
+            c = by_epoch.get(str(e))
+            cells.append("n/a" if c is None or c["kendall"] is None else
+                         f"{c['kendall']:.2f} [{c['kendall_ci'][0]:.2f}, {c['kendall_ci'][1]:.2f}]")
+        lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(cells) + " |")
+    if result["strategies"]:
+        n, size = result["subpools"], result["subpool_size"]
+        lines += ["", f"Strategies replayed on {n} random sub-pools of {size} (mean [95% CI of the mean]; "
+                      f"regret in validation perplexity):", "",
+                  "| strategy | regret | 95% of sub-pools within | picked the best | epochs | seconds |",
+                  "|---|---|---|---|---|---|"]
+        for name, st in result["strategies"].items():
+            r = st["regret"]
+            lines.append(f"| {name} | {r['mean']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}] | "
+                         f"[{r['range95'][0]:.2f}, {r['range95'][1]:.2f}] | {100 * st['picked_best']:.0f}% | "
+                         f"{st['epochs']['mean']:.1f} | {st['seconds']['mean']:.0f} |")
+    if result["seed_noise"]:
+        lines += ["", "| model | final valid ppl by seed | sd | range |", "|---|---|---|---|"]
+        for key, sn in result["seed_noise"].items():
+            by_seed = ", ".join(f"{seed}: {v:.2f}" for seed, v in sn["by_seed"].items())
+            lines.append(f"| {key} | {by_seed} | {sn['sd']:.2f} | {sn['range']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=Path, default=RECORDS)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--subpools", type=int, default=1000)
     parser.add_argument("--paper", action="store_true", help="the rho check on the paper's own pool")
+    parser.add_argument("--markdown", action="store_true", help="also print BENCHMARKS.md's tables")
     parser.add_argument("--extract-paper-pool", type=Path, metavar="MIRROR",
                         help=f"rebuild {PAPER_POOL.name} from a clone of the released repository")
     args = parser.parse_args(argv)
@@ -543,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
         plot(result, args.out, prefix)
     print(f"masked matrices: {result['masked']}")
     print(report(result))
+    if args.markdown:
+        print(markdown(result))
     print(f"({time.perf_counter() - start:.1f} s)")
     return 0
 

@@ -87,6 +87,11 @@ def test_monotone_signals_rank_perfectly_and_every_search_finds_the_best(pool_an
     # ASHA in arrival order: the best candidate, whichever position it arrives at, is never pruned.
     assert E <= s["asha_loss"]["epochs"]["mean"] < 16 * E
     assert result["seed_noise"]["c00"]["sd"] == pytest.approx(1.0)
+    # BENCHMARKS.md's tables quote these numbers
+    table = pool_analysis.markdown(result)
+    assert "| LS distance, reference (all exponents, L2) | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] |" in table
+    assert f"| full | 0.00 [0.00, 0.00] | [0.00, 0.00] | 100% | {16 * E:.1f} |" in table
+    assert "| c00 |" in table
 
 
 def test_partial_records_without_dense_still_analyse_loss_and_prior(pool_analysis, tmp_path):
