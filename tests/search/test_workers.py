@@ -178,15 +178,15 @@ def asha_job_past_a_rung(storage, study_name: str, process: subprocess.Popen):
     return job if trial is not None and trial.state == TrialState.RUNNING and trial.intermediate_values else None
 
 
-def kill_and_finish(victim: subprocess.Popen, owner: subprocess.Popen, other: subprocess.Popen) -> str:
-    """SIGKILL `victim` mid-job; the other two finish the search. Returns the search process's output."""
+def kill_and_finish(victim: subprocess.Popen, owner: subprocess.Popen, other: subprocess.Popen) -> tuple[str, str]:
+    """SIGKILL `victim` mid-job; the other two finish the search. Returns their outputs."""
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     owner_out, _ = owner.communicate(timeout=600)
     other_out, _ = other.communicate(timeout=300)
     assert owner.returncode == 0, owner_out
     assert other.returncode == 0, other_out
-    return owner_out
+    return owner_out, other_out
 
 
 def assert_single_process_result(results: dict, single: dict) -> None:
@@ -214,8 +214,10 @@ def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir
     victim = workers[0]
     taken = wait_for(lambda: running_job_of(storage, study_name, victim, "score"), 180,
                      "the second process to claim a candidate's job")
-    owner_out = kill_and_finish(victim, owner, workers[1])     # mid-candidate
+    owner_out, worker_out = kill_and_finish(victim, owner, workers[1])     # mid-candidate
     assert "winner (candidate" in owner_out
+    # a worker starts with the search's banner: the study, the model and its device
+    assert f"search '{study_name}'" in worker_out and "device    cpu" in worker_out
 
     results = json.loads((tmp_path / "shared" / "results.json").read_text())
     assert_single_process_result(results, single)

@@ -288,6 +288,10 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
     storage = open_storage(storage_url, cfg.search.heartbeat_interval)
     loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
     console = loop.console
+    if verbose:
+        # the same banner as the search process's: what this worker will train, on which device
+        context = search_context(cfg, loop.bench, torch.get_num_threads())
+        console.started(search_banner(cfg, context, loop.queue.records(), redact(storage_url)), [])
     console.worker_joined(study_name, redact(storage_url))
     plan, records = loop.run()
     console.worker_finished(study_name, plan.winner)
