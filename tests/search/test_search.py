@@ -114,9 +114,10 @@ def test_loss_metric_ranks_by_validation_perplexity(tiny_cfg):
     assert results["cost"]["spectrum_s"] == 0
 
 
-def test_full_strategy_trains_every_candidate_to_the_budget(tiny_cfg):
+def test_full_strategy_trains_every_candidate_to_the_budget(tiny_cfg, capsys):
     cfg = tiny_cfg(search={"strategy": "full", "n_candidates": 4})
-    results = run_search(cfg, verbose=False)
+    results = run_search(cfg)
+    out = capsys.readouterr().out
     check_schema(results, cfg)
     assert results["rounds"] == []
     unique = [c for c in results["candidates"] if c["status"] != "duplicate"]
@@ -124,6 +125,12 @@ def test_full_strategy_trains_every_candidate_to_the_budget(tiny_cfg):
     assert results["cost"]["epochs_total"] == len(unique) * cfg.final_epochs
     best = min(unique, key=lambda c: (c["final_valid_ppl"], c["id"]))
     assert results["winner"]["id"] == best["id"]
+    # a job of several epochs says each epoch before its own line: epoch e of the budget, its perplexity
+    for c in unique:
+        lines = [line for line in out.splitlines() if line.startswith(f"{'candidate ' + str(c['id']):>13} | epoch ")]
+        assert [line.split("|")[1].split()[1:] for line in lines] == \
+            [[str(e), "of", str(cfg.final_epochs)] for e in range(1, cfg.final_epochs)]
+        assert all(f"valid ppl {c['valid_ppl_by_epoch'][str(e)]:8.2f}" in line for e, line in enumerate(lines, 1))
 
 
 def test_the_dense_reference_is_cached_by_content_and_trained_further_only_when_needed(tiny_cfg, tmp_path):

@@ -76,6 +76,15 @@ class SearchConsole:
                   f"ETA {_clock(eta) if eta is not None else '?'}"]
         self.say(" | ".join(parts))
 
+    def epoch_done(self, job: Job, record) -> None:
+        """A line per epoch a job trains short of its own (a job of several epochs, a finalist's above
+        all, would be silent for long); the job's last epoch is its `job_done` line."""
+        if record.epoch >= job.epoch:
+            return
+        name = "dense" if job.candidate is None else f"candidate {job.candidate}"
+        self.say(f"{name:>13} | epoch {record.epoch:3d} of {job.epoch:3d} | valid ppl {record.valid_ppl:8.2f} | "
+                 f"{record.wall_s:6.1f} s, {record.tokens_per_s:,.0f} tok/s")
+
     def job_taken_over(self, job: Job) -> None:
         self.say(f"{job.key}: taken over by another worker; dropping this copy")
 

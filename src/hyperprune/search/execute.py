@@ -88,11 +88,14 @@ class Workbench:
     # -- jobs ----------------------------------------------------------------------------------
 
     def run(self, job: Job, proposals: list[Proposal], records: dict[str, JobRecord],
-            still_mine: Callable[[], bool], idle: Callable[[list[int]], list[int]] | None = None
-            ) -> tuple[dict[str, Any], float]:
+            still_mine: Callable[[], bool], idle: Callable[[list[int]], list[int]] | None = None,
+            epoch_done: Callable[[Job, Any], None] | None = None) -> tuple[dict[str, Any], float]:
         """(result, value) of `job`; raises JobFailed for a candidate that cannot go on. `idle` is
-        called while an asha trial waits on lower candidates (see `ASHA.stops`)."""
+        called while an asha trial waits on lower candidates (see `ASHA.stops`); `epoch_done(job,
+        record)` after each epoch the job trains (the trainer's `EpochRecord`)."""
         def check_lease(trainer, record) -> None:
+            if epoch_done is not None:
+                epoch_done(job, record)
             if not still_mine():
                 raise LeaseLost(job.key)
 

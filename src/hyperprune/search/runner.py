@@ -107,7 +107,8 @@ class SearchLoop:
         with Heartbeat(self.queue, claim.trial_id):
             try:
                 result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim),
-                                               lambda waiting_on: self.idle(claim, waiting_on))
+                                               lambda waiting_on: self.idle(claim, waiting_on),
+                                               self.console.epoch_done)
             except JobFailed as exc:
                 self.queue.fail(claim, exc.reason, exc.result)
                 self.console.job_done(job, None, time.perf_counter() - start, plan, records, self.elapsed(),
