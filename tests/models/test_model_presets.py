@@ -91,8 +91,10 @@ def test_out_of_range_values_are_user_errors():
         from_dict(ModelConfig, {"hiden_size": 3})
 
 
-def test_init_applies_to_stacked_families_only():
-    with pytest.raises(UserError, match="model.init = word-lm is not used by family 'rhn'"):
-        resolve_model_config(ModelConfig(preset="rhn-small", init="word-lm"))
+def test_init_applies_to_stacked_families_and_rhn_only():
+    # rhn reads it since its paper recipe needs Selfish-RNN's initialisation (tests/models/test_rhn_init.py)
+    assert resolve_model_config(ModelConfig(preset="rhn-small", init="word-lm")).init == "word-lm"
+    with pytest.raises(UserError, match="model.init = word-lm is not used by family 'awd-lstm'"):
+        resolve_model_config(ModelConfig(preset="awd-lstm-small", init="word-lm"))
     with pytest.raises(UserError, match="did you mean 'word-lm'"):
         resolve_model_config(from_dict(ModelConfig, {"preset": "lstm-tiny", "init": "word_lm"}))

@@ -21,7 +21,7 @@ def build_model(cfg: ModelConfig, vocab_size: int) -> RecurrentLM:
         return RHNLM(vocab_size, cfg.emb_size, sizes, cfg.depth, dropout=cfg.dropout,
                      dropout_input=cfg.dropout_input, dropout_hidden=cfg.dropout_hidden,
                      dropout_embedding=cfg.dropout_embedding, tie_weights=cfg.tie_weights,
-                     init_range=cfg.init_range)
+                     init_range=cfg.init_range, init=cfg.init)
     return AWDLSTM(vocab_size, cfg.emb_size, sizes, dropout=cfg.dropout, dropout_input=cfg.dropout_input,
                    dropout_hidden=cfg.dropout_hidden, dropout_embedding=cfg.dropout_embedding,
                    weight_drop=cfg.weight_drop, tie_weights=cfg.tie_weights, n_experts=cfg.n_experts,

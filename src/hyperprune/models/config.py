@@ -28,7 +28,8 @@ class ModelConfig:
     # lstm/gru/rnn: "uniform" draws every parameter from U(-r, r) (Zaremba et al. 2014); "word-lm" only
     # the embedding and decoder weights, with a zero decoder bias and PyTorch's U(+-1/sqrt(H)) for the
     # recurrent layers (pytorch/examples word_language_model; the LSH paper's models.py:202-216).
-    # Other families have their own rule and ignore it.
+    # rhn: "uniform" also starts the transform bias at -2 (Zilly et al.); "word-lm" leaves the highway
+    # projections at nn.Linear's default, as Selfish-RNN's RHN (models.py:138-142). awd-lstm has its own rule.
     init: str | None = None
     ar_alpha: float | None = None      # AWD activation regularisation
     tar_beta: float | None = None      # AWD temporal activation regularisation

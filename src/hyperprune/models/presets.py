@@ -65,7 +65,7 @@ _USES = {
     "lstm": _COMMON + ("init",),
     "gru": _COMMON + ("init",),
     "rnn": _COMMON + ("init",),
-    "rhn": _COMMON + ("depth", "dropout_input", "dropout_hidden", "dropout_embedding"),
+    "rhn": _COMMON + ("init", "depth", "dropout_input", "dropout_hidden", "dropout_embedding"),
     "awd-lstm": _COMMON + ("dropout_input", "dropout_hidden", "dropout_embedding", "weight_drop",
                            "dropout_latent", "n_experts", "ar_alpha", "tar_beta"),
 }

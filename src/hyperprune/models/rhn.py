@@ -51,6 +51,16 @@ class RHNLayer(RecurrentLayer):
             self.bias_hh.view(self.depth, 2, self.hidden_size)[:, 0].zero_()
             self.bias_hh.view(self.depth, 2, self.hidden_size)[:, 1].fill_(TRANSFORM_BIAS)
 
+    def reset_linear_default(self) -> None:
+        """`nn.Linear`'s default for each projection, as Selfish-RNN's HighwayBlock builds them
+        (models.py:50-53): weights and biases from U(+-1/sqrt(fan_in)), fan_in the input size for W
+        and H for every micro-step's R; no transform-gate bias."""
+        bound_ih, bound_hh = 1.0 / self.input_size ** 0.5, 1.0 / self.hidden_size ** 0.5
+        nn.init.uniform_(self.weight_ih, -bound_ih, bound_ih)
+        nn.init.uniform_(self.bias_ih, -bound_ih, bound_ih)
+        nn.init.uniform_(self.weight_hh, -bound_hh, bound_hh)
+        nn.init.uniform_(self.bias_hh, -bound_hh, bound_hh)
+
     def micro_step(self, l: int, x_proj: Tensor, s: Tensor, weight_hh: Tensor,
                    s_mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Micro-step l (from 0): s (B, H) -> (s_l, h_l, t_l); x_proj (B, 2H) = W x + b_ih enters at l = 0."""
@@ -93,7 +103,12 @@ class RHNLayer(RecurrentLayer):
 class RHNLM(RecurrentLM):
     def __init__(self, vocab_size: int, emb_size: int, hidden_sizes: list[int], depth: int,
                  dropout: float = 0.0, dropout_input: float = 0.0, dropout_hidden: float = 0.0,
-                 dropout_embedding: float = 0.0, tie_weights: bool = True, init_range: float = 0.04):
+                 dropout_embedding: float = 0.0, tie_weights: bool = True, init_range: float = 0.04,
+                 init: str = "uniform"):
+        """`init`: "uniform" draws every weight from U(+-init_range) and starts the transform gates'
+        bias at -2 (Zilly et al.); "word-lm" draws only the embedding and decoder weights from it, with
+        a zero decoder bias, and the layers keep `nn.Linear`'s default (Selfish-RNN's RHN, which the
+        LSH paper prunes: models.py:138-142)."""
         super().__init__(vocab_size)
         if tie_weights and hidden_sizes[-1] != emb_size:
             raise ValueError(f"tied weights need last hidden size {hidden_sizes[-1]} == emb_size {emb_size}")
@@ -106,7 +121,10 @@ class RHNLM(RecurrentLM):
         nn.init.uniform_(self.decoder.weight, -init_range, init_range)
         nn.init.zeros_(self.decoder.bias)
         for layer in self.layers:
-            layer.reset_parameters(init_range)
+            if init == "word-lm":
+                layer.reset_linear_default()
+            else:
+                layer.reset_parameters(init_range)
         if tie_weights:
             self.decoder.weight = self.embedding.weight
 
