@@ -111,7 +111,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg, model, payload, corpus = _trained_with_corpus(args, device)
     result = {"checkpoint": str(args.checkpoint), "epoch": payload["epoch"]}
     for split in ("valid", "test"):
-        data = batchify(getattr(corpus, split), cfg.train.eval_batch_size).to(device)
+        batch = cfg.train.test_batch if split == "test" else cfg.train.eval_batch_size
+        data = batchify(getattr(corpus, split), batch).to(device)
         result[f"{split}_ppl"] = perplexity(evaluate_loss(model, data, cfg.train.bptt), split)
     if args.json:
         print(json.dumps(result))

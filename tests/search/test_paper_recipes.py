@@ -96,6 +96,8 @@ def test_the_other_recipes_run_a_search(tmp_path, name, family, sparsity):
     assert trainer.cfg.model.family == family
     assert _masked_groups(trainer) == {"embedding", "recurrent"} | ({"decoder"} if family == "awd-lstm" else set())
     assert trainer.cfg.train.optimizer == "nt-asgd"
+    # MoS tests with batch 1 (its main.py:119); RHN with its eval batch
+    assert trainer.test_data.shape[1] == (1 if family == "awd-lstm" else trainer.cfg.train.eval_batch_size)
     nonzero = sum(int(m.sum()) for m in trainer.sparse.masks.values())
     total = sum(m.numel() for m in trainer.sparse.masks.values())
     assert 1 - nonzero / total == pytest.approx(sparsity, abs=1e-3)

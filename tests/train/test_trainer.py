@@ -134,3 +134,26 @@ def test_nt_asgd_switches_after_the_papers_trigger_and_skips_that_epochs_mask_up
     assert not any(should_switch(losses_before[:e], 1) for e in range(1, switch))
     # a mask update follows every epoch but the switch epoch and the last
     assert [r["epoch"] for r in trainer.sparse.history] == [e for e in range(1, 6) if e != switch]
+
+
+def test_test_batch_size_batches_only_the_test_split(tiny_corpus_dir, tmp_path, capsys):
+    """AWD-LSTM-MoS tests with batch 1: `train.test_batch_size` changes the test split's chunking
+    and nothing else; `hyperprune evaluate` reads it too."""
+    from hyperprune.cli import main
+    from hyperprune.data import batchify
+    from hyperprune.train.trainer import evaluate_loss
+
+    trainer = Trainer(tiny_config(tiny_corpus_dir, tmp_path / "one", train={"epochs": 1, "test_batch_size": 1}),
+                      verbose=False)
+    same = Trainer(tiny_config(tiny_corpus_dir, tmp_path / "four", train={"epochs": 1}), verbose=False)
+    assert trainer.test_data.shape == (trainer.corpus.test.numel(), 1)
+    assert torch.equal(trainer.valid_data, same.valid_data) and same.test_data.shape[1] == 4
+    trainer.train()
+    by_one = evaluate_loss(trainer.model, batchify(trainer.corpus.test, 1), 8)
+    assert trainer.evaluate("test") == pytest.approx(math.exp(by_one), rel=1e-12)
+    assert trainer.evaluate("test") != pytest.approx(
+        math.exp(evaluate_loss(trainer.model, batchify(trainer.corpus.test, 4), 8)), rel=1e-6)
+    assert main(["evaluate", str(tmp_path / "one"), "--json", "--device", "cpu"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert evaluated["test_ppl"] == pytest.approx(trainer.evaluate("test"), rel=1e-9)
+    assert evaluated["valid_ppl"] == pytest.approx(trainer.evaluate("valid"), rel=1e-9)

@@ -41,6 +41,9 @@ class DenseReference:
             content.pop(key)
         content["data"].pop("data_dir")              # where the corpus lives is not what it is
         content["train"].pop("epochs")               # only the sparse schedule reads the budget
+        if content["train"].get("test_batch_size") is None:
+            # unset, it is the eval batch: the hash of every dense model cached before it existed holds
+            content["train"].pop("test_batch_size", None)
         self.hash = content_hash(content)
         self.dir = Path(cfg.dense_dir) / self.hash
         self.config.run_dir = str(self.dir)

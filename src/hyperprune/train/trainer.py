@@ -121,7 +121,7 @@ class Trainer:
         self.vocab_size = len(self.corpus.vocab)
         self.train_data = batchify(self.corpus.train, train_cfg.batch_size).to(self.device)   # (N, B)
         self.valid_data = batchify(self.corpus.valid, train_cfg.eval_batch_size).to(self.device)
-        self.test_data = batchify(self.corpus.test, train_cfg.eval_batch_size).to(self.device)
+        self.test_data = batchify(self.corpus.test, train_cfg.test_batch).to(self.device)
         self.steps_per_epoch = math.ceil((self.train_data.size(0) - 1) / train_cfg.bptt)
 
         self.model = build_model(self.cfg.model, self.vocab_size).to(self.device)
