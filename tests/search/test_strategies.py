@@ -114,3 +114,35 @@ def test_asha_candidate_order_waits_for_lower_candidates_then_applies_the_rule()
     trial = Trial()
     trial.reads = [([1], [0.1]), ([1], [0.1])]
     assert asha.stops(trial, 1, 0.05, lambda waiting_on: [1]) is False
+
+
+def test_a_new_strategy_is_one_class_in_the_registry(tiny_cfg):
+    """LSH with another round schedule, written as one subclass and registered: a search runs it end
+    to end and records it, and nothing else had to change."""
+    from hyperprune.search import run_search
+    from hyperprune.search.strategies import STRATEGIES
+
+    class OneRound(LSH):
+        """Scores every candidate at e0 and keeps the finalists at once: a single round."""
+        name = "lsh-one-round"
+        title = "LSH search, one round"
+
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            s = self.settings
+            self.keep = s.finalists / s.n_candidates
+            self.sizes = [s.n_candidates, s.finalists]
+
+    STRATEGIES.register("lsh-one-round")(OneRound)
+    try:
+        cfg = tiny_cfg(search={"strategy": "lsh-one-round", "n_candidates": 6, "sampler": "grid"})
+        results = run_search(cfg, verbose=False)
+        plain = run_search(tiny_cfg(tiny_cfg().run_dir + "-lsh", search={"n_candidates": 6, "sampler": "grid"}),
+                           verbose=False)
+    finally:
+        STRATEGIES._items.pop("lsh-one-round")
+    assert results["strategy"] == "lsh-one-round" and results["status"] == "complete"
+    unique = len([c for c in results["candidates"] if c["status"] != "duplicate"])
+    assert [(r["epoch"], len(r["candidates"]), len(r["kept"])) for r in results["rounds"]] == [(1, unique, 2)]
+    assert len(plain["rounds"]) > 1                     # the paper's schedule on the same pool: more rounds
+    assert results["winner"]["id"] in results["rounds"][0]["kept"]

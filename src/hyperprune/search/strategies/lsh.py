@@ -30,7 +30,9 @@ class LSH(SearchStrategy):
     def __init__(self, cfg):
         super().__init__(cfg)
         s = self.settings
-        self.sizes = round_logic.planned_sizes(s.n_candidates, s.keep, s.finalists)
+        # The round schedule, as attributes so that a variant of LSH is a subclass that sets them.
+        self.keep, self.epochs_per_round = s.keep, s.epochs_per_round
+        self.sizes = round_logic.planned_sizes(s.n_candidates, self.keep, s.finalists)
 
     def score_job(self, candidate: int, epoch: int) -> Job:
         return Job("score", epoch, candidate)
@@ -42,7 +44,7 @@ class LSH(SearchStrategy):
         s = self.settings
         if s.metric != "ls":
             return []
-        return sorted(set(round_logic.round_epochs(s.first_epoch, s.epochs_per_round, self.final_epochs,
+        return sorted(set(round_logic.round_epochs(s.first_epoch, self.epochs_per_round, self.final_epochs,
                                                    len(self.sizes))))
 
     def plan(self, pool, records: dict[str, JobRecord], dense_ready: set[int], out: Plan) -> None:
@@ -62,7 +64,7 @@ class LSH(SearchStrategy):
         progress = round_logic.advance(
             {c: first(c) for c in unique if first(c) is not FAILED},
             lambda c, epoch: outcome(records.get(self.score_job(c, epoch).key), "score"),
-            e0=s.first_epoch, ei=s.epochs_per_round, final=final, keep=s.keep, finalists=s.finalists)
+            e0=s.first_epoch, ei=self.epochs_per_round, final=final, keep=self.keep, finalists=s.finalists)
         out.rounds = progress.rounds
         for r in progress.rounds:
             for c in r.candidates:
@@ -89,20 +91,20 @@ class LSH(SearchStrategy):
 
     def planned_rounds(self) -> list[dict[str, int]]:
         s, sizes = self.settings, self.sizes
-        epochs = round_logic.round_epochs(s.first_epoch, s.epochs_per_round, self.final_epochs, len(sizes) - 1)
+        epochs = round_logic.round_epochs(s.first_epoch, self.epochs_per_round, self.final_epochs, len(sizes) - 1)
         return [{"round": r, "epoch": epochs[r], "candidates": sizes[r], "kept": sizes[r + 1]}
                 for r in range(len(sizes) - 1)]
 
     def planned_epochs(self, n: int) -> int:
         s, final = self.settings, self.final_epochs
         total, epoch = n * s.first_epoch, s.first_epoch
-        sizes = round_logic.planned_sizes(n, s.keep, s.finalists)
+        sizes = round_logic.planned_sizes(n, self.keep, s.finalists)
         if len(sizes) == 1:
             return total + n * (final - epoch)
         for m in sizes[1:]:
             if m <= s.finalists:
                 return total + m * (final - epoch)
-            nxt = min(epoch + s.epochs_per_round, final)
+            nxt = min(epoch + self.epochs_per_round, final)
             total, epoch = total + m * (nxt - epoch), nxt
         return total
 
