@@ -521,28 +521,22 @@ PREDICTORS = {"ls_reference": "LS distance, reference (all exponents, L2)",
 def markdown(result: dict) -> str:
     """The tables of BENCHMARKS.md's pool section, from the analysis (so the text quotes the records)."""
     epochs = sorted({int(e) for by_epoch in result["correlations"].values() for e in by_epoch})
-    lines = ["Spearman rho against final validation perplexity (95% bootstrap CI), by the epoch measured:", "",
-             "| predictor | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
-             "|---|" + "---|" * len(epochs)]
-    for name, by_epoch in result["correlations"].items():
-        cells = []
-        for e in epochs:
-            c = by_epoch.get(str(e))
-            cells.append("n/a" if c is None or c["spearman"] is None else
-                         f"{c['spearman']:.2f} [{c['spearman_ci'][0]:.2f}, {c['spearman_ci'][1]:.2f}]")
-        lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(cells) + " |")
-    lines += ["", "Kendall tau, same layout:", "", "| predictor | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
-              "|---|" + "---|" * len(epochs)]
-    for name, by_epoch in result["correlations"].items():
-        cells = []
-        for e in epochs:
-            c = by_epoch.get(str(e))
-            cells.append("n/a" if c is None or c["kendall"] is None else
-                         f"{c['kendall']:.2f} [{c['kendall_ci'][0]:.2f}, {c['kendall_ci'][1]:.2f}]")
-        lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(cells) + " |")
+    lines = []
+    for title, stat in (("Spearman rho against final validation perplexity (95% bootstrap CI), by the epoch "
+                         "measured:", "spearman"), ("Kendall tau, same layout:", "kendall")):
+        lines += [title, "", "| predictor | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
+                  "|---|" + "---|" * len(epochs)]
+        for name, by_epoch in result["correlations"].items():
+            cells = []
+            for e in epochs:
+                c = by_epoch.get(str(e))
+                cells.append("n/a" if c is None or c[stat] is None else
+                             f"{c[stat]:.2f} [{c[stat + '_ci'][0]:.2f}, {c[stat + '_ci'][1]:.2f}]")
+            lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(cells) + " |")
+        lines.append("")
     if result["strategies"]:
         n, size = result["subpools"], result["subpool_size"]
-        lines += ["", f"Strategies replayed on {n} random sub-pools of {size} (mean [95% CI of the mean]; "
+        lines += [f"Strategies replayed on {n} random sub-pools of {size} (mean [95% CI of the mean]; "
                       f"regret in validation perplexity):", "",
                   "| strategy | regret | 95% of sub-pools within | picked the best | epochs | seconds |",
                   "|---|---|---|---|---|---|"]
