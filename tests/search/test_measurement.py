@@ -214,3 +214,26 @@ def test_last_improving_measures_the_pre_update_state_of_the_last_better_epoch(r
     better = _with_validation(_trainer(run_cfg, tmp_path / "better"), [5.0, 4.0])
     improving = reach(better, EPOCH, **{**kwargs, "spectrum_path": tmp_path / "better" / "s.json"})
     assert improving.spectrum.mean.tolist() == before_2.mean.tolist() and improving.valid_loss == 4.0
+
+
+@pytest.mark.parametrize("later, windows_after_e0", [(5, 5), (None, 2)])
+def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, later, windows_after_e0):
+    """The released code measures its first round on 2 validation windows and the later rounds on 5
+    (main_pruning_competition.py:95): every spectrum after e0, the candidates' and the dense model's
+    it is compared with, has one row of exponents per window of its probe, the first 5 windows."""
+    from hyperprune.search.reference import probe_sequences
+
+    cfg = tiny_cfg(run_dir=tmp_path / f"later-{later}", lyapunov={"later_sequences": later})
+    assert [probe_sequences(cfg, e) for e in (1, 2, 3)] == [2, windows_after_e0, windows_after_e0]
+    results = run_search(cfg, verbose=False)
+    bench = Workbench(cfg)
+    assert bench.probe_at(2).starts == build_probe(cfg, bench.corpus.valid, windows_after_e0).starts
+    rows = {}
+    for path in cfg.checkpoint_dir.glob("*/spectra/epoch-*.json"):
+        rows.setdefault(int(path.stem.split("-")[1]), set()).add(len(json.loads(path.read_text())["exponents"]))
+    assert rows[1] == {2} and rows[2] == {windows_after_e0}
+    for epoch, windows in ((1, 2), (2, windows_after_e0)):
+        dense = json.loads(bench.reference.spectrum_path(bench.tag_at(epoch), epoch).read_text())
+        assert len(dense["exponents"]) == windows
+        assert [float(v) for v in dense["mean"]] == pytest.approx(results["dense"]["spectra"][str(epoch)], rel=1e-12)
+    assert (bench.tag_at(1) == bench.tag_at(2)) == (later is None)

@@ -76,6 +76,10 @@ class LyapunovSettings:
     k: int | None = None               # exponents computed; None: as many as the state has
     warmup: int = 10                   # probe tokens that warm the state (and frame) up before measuring
     sequences: int = 2                 # probe windows of the validation split (the paper's first round: 2 x 35)
+    # probe windows for scores after e0 (later rounds, later asha rungs): the released code measures
+    # its later rounds on 5 (main_pruning_competition.py:95). None: `sequences` at every epoch, so that
+    # scores of different rounds come from one measurement (our option; docs/paper.md).
+    later_sequences: int | None = 5
     length: int = 35                   # measured tokens per probe window
     distance: str = "l2"               # l2 (the paper's) | l2-topk | relative | wasserstein
     probe: str = "first"               # first | random: which validation windows
@@ -92,6 +96,8 @@ class LyapunovSettings:
             check_range("lyapunov.k", self.k, 1)
         check_range("lyapunov.warmup", self.warmup, 0)
         check_range("lyapunov.sequences", self.sequences, 1)
+        if self.later_sequences is not None:
+            check_range("lyapunov.later_sequences", self.later_sequences, 1)
         check_range("lyapunov.length", self.length, 1)
         check_choice("lyapunov.probe", self.probe, ["first", "random"])
 

@@ -21,7 +21,7 @@ from hyperprune.search.candidate import CandidateRun, JobFailed
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.measurement import Measured, reach
 from hyperprune.search.proposals import Proposal
-from hyperprune.search.reference import DenseReference, build_probe, spectrum_tag
+from hyperprune.search.reference import DenseReference, build_probe, probe_sequences, spectrum_tag
 from hyperprune.search.space import SearchSpace
 from hyperprune.search.strategies import strategy_for
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
@@ -53,7 +53,7 @@ class Workbench:
         self.reference = DenseReference(cfg)
         self.compared = set(self.strategy.compared_epochs())
         self._corpus = corpus
-        self._probe = probe
+        self._probes = {cfg.lyapunov.sequences: probe} if probe is not None else {}
 
     @property
     def corpus(self) -> Corpus:
@@ -63,13 +63,18 @@ class Workbench:
 
     @property
     def probe(self):
-        if self._probe is None:
-            self._probe = build_probe(self.cfg, self.corpus.valid)
-        return self._probe
+        """The first round's probe (e0)."""
+        return self.probe_at(self.cfg.search.first_epoch)
 
-    @property
-    def tag(self) -> str:
-        return spectrum_tag(self.cfg, self.probe)
+    def probe_at(self, epoch: int):
+        """The probe a score at `epoch` is measured on (`reference.probe_sequences`)."""
+        n = probe_sequences(self.cfg, epoch)
+        if n not in self._probes:
+            self._probes[n] = build_probe(self.cfg, self.corpus.valid, n)
+        return self._probes[n]
+
+    def tag_at(self, epoch: int) -> str:
+        return spectrum_tag(self.cfg, self.probe_at(epoch))
 
     def candidate_dir(self, candidate: int) -> Path:
         return Path(self.cfg.checkpoint_dir) / f"{candidate:04d}"
@@ -82,7 +87,7 @@ class Workbench:
         """`trainer` brought to `epoch`, with the validation loss and spectrum of the state
         `lyapunov.measure` names (see measurement.py)."""
         return reach(trainer, epoch, point=self.cfg.lyapunov.measure, spectrum_path=spectrum_path,
-                     probe=self.probe, cfg=self.cfg, scratch_trainer=scratch_trainer, on_epoch=check_lease,
+                     probe=self.probe_at(epoch) if spectrum_path is not None else self.probe, cfg=self.cfg, scratch_trainer=scratch_trainer, on_epoch=check_lease,
                      need_model=need_model)
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -125,7 +130,7 @@ class Workbench:
             try:
                 # The dense model has no mask update: before and after it are one state, and a
                 # model already trained past `epoch` (by a search with a longer budget) is rewound.
-                reached = self.reach(trainer, epoch, ref.spectrum_path(self.tag, epoch) if need_spectrum else None,
+                reached = self.reach(trainer, epoch, ref.spectrum_path(self.tag_at(epoch), epoch) if need_spectrum else None,
                                      lambda d: self.trainer(ref.config, d), check_lease, need_model=final)
             except TrainingDiverged as exc:
                 raise JobFailed(f"dense reference diverged: {exc}") from None

@@ -62,6 +62,13 @@ def resume_state(cfg, records: dict[str, JobRecord]) -> str:
 CONTEXT_NAME = "context.json"
 
 
+def later_sequences(cfg) -> int | None:
+    """Probe windows of the scores after e0, where a search has such scores and they differ; else None."""
+    from hyperprune.search.reference import probe_sequences
+    later = [probe_sequences(cfg, e) for e in strategy_for(cfg).compared_epochs() if e > cfg.search.first_epoch]
+    return later[0] if later and later[0] != cfg.lyapunov.sequences else None
+
+
 def search_context(cfg, bench, threads: int) -> dict[str, Any]:
     """What the search ran on, for the report's header and for people: the corpus as read (tokens),
     the dense model (parameters), the masked tensors, the plan, the spectrum's unit, seed, device,
@@ -93,7 +100,8 @@ def search_context(cfg, bench, threads: int) -> dict[str, Any]:
                    "planned_rounds": planned_rounds(cfg), **planned_cost(cfg)},
         "lyapunov": {"convention": cfg.lyapunov.convention, "k": cfg.lyapunov.k,
                      "unit": exponent_unit(CONVENTIONS[cfg.lyapunov.convention].log_base),
-                     "sequences": cfg.lyapunov.sequences, "length": cfg.lyapunov.length,
+                     "sequences": cfg.lyapunov.sequences, "later_sequences": later_sequences(cfg),
+                     "length": cfg.lyapunov.length,
                      "distance": cfg.lyapunov.distance},
         "seed": cfg.seed,
         "device": str(bench.device),
@@ -122,7 +130,9 @@ def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | 
                    f"{cfg.final_epochs}"),
         *[("", line) for line in strategy.plan_lines()],
         ("spectrum", f"{lyap['convention']} convention ({lyap['unit']}), k {lyap['k'] or 'all'}, "
-                     f"{lyap['sequences']} x {lyap['length']} tokens, distance {lyap['distance']}"),
+                     f"{lyap['sequences']} x {lyap['length']} tokens"
+                     f"{'' if lyap['later_sequences'] is None else ' at e0, ' + str(lyap['later_sequences']) + ' x ' + str(lyap['length']) + ' later'}"
+                     f", distance {lyap['distance']}"),
         ("device", f"{context['device']}, {threads} thread{'s' if threads != 1 else ''}"),
         ("seed", str(cfg.seed)),
         ("run dir", str(cfg.run_dir)),

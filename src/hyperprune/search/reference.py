@@ -63,9 +63,19 @@ class DenseReference:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def build_probe(cfg, valid_ids: torch.Tensor) -> Probe:
+def probe_sequences(cfg, epoch: int) -> int:
+    """Probe windows for a score at `epoch`: `lyapunov.sequences` at e0 and before, then
+    `later_sequences` (the released code's 2 in its first round and 5 in the later ones)."""
     lyap = cfg.lyapunov
-    return make_probe(valid_ids, n_sequences=lyap.sequences, length=lyap.length, seed=lyap.seed,
+    if lyap.later_sequences is not None and epoch > cfg.search.first_epoch:
+        return lyap.later_sequences
+    return lyap.sequences
+
+
+def build_probe(cfg, valid_ids: torch.Tensor, sequences: int | None = None) -> Probe:
+    """The search's probe on the validation ids, with `sequences` windows (default: the first round's)."""
+    lyap = cfg.lyapunov
+    return make_probe(valid_ids, n_sequences=sequences or lyap.sequences, length=lyap.length, seed=lyap.seed,
                       warmup=lyap.warmup, mode=lyap.probe)
 
 
@@ -73,6 +83,7 @@ def spectrum_tag(cfg, probe: Probe) -> str:
     """Names a spectrum's settings: the same tag means the same measurement."""
     settings = to_dict(cfg.lyapunov)
     settings.pop("distance")
+    settings.pop("later_sequences")    # the probe says how many windows it has (and older tags hold)
     # The dense model has no mask update: before and after it are one state, one cache entry (the
     # tag of the caches written before `measure` existed). The last improving epoch may be another.
     if settings.pop("measure") == "last-improving":

@@ -233,7 +233,8 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     # A bad device, space or corpus fails before anything is stored; the loop's own bench, made for
     # the study once it exists, takes over the corpus and probe read here.
     checked = Workbench(cfg, device)
-    checked.probe
+    for epoch in [cfg.search.first_epoch, *checked.strategy.compared_epochs()]:
+        checked.probe_at(epoch)                         # every probe fits the validation split
     dir_lock = run_dir_lock(run_dir, "search").acquire()   # the same lock `train` takes
     lock = SingleProcessLock(cfg.storage_url)
     try:
