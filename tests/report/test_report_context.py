@@ -11,7 +11,7 @@ from synthetic_search import N_CANDIDATES, make_context, make_results, write_run
 from test_report_in_browser import CHROMIUM
 
 from hyperprune.report import load_search_results, write_report
-from hyperprune.report.context import context_rows, tie_notes, title
+from hyperprune.report.context import context_rows, tie_notes
 from hyperprune.report.figures import _largest_first
 
 

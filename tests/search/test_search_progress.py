@@ -4,7 +4,6 @@ Optuna study as the dashboard shows it, `--json`, `--dry-run` and `hyperprune st
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import optuna
 import pytest

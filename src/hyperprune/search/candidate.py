@@ -26,7 +26,7 @@ from hyperprune.search.asha_trial import AshaTrial
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.measurement import LAST_IMPROVING, Measured
 from hyperprune.search.proposals import Proposal
-from hyperprune.train import Trainer, TrainingDiverged
+from hyperprune.train import TrainingDiverged
 from hyperprune.train.checkpoint import checkpoint_path
 
 

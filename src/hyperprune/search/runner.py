@@ -59,9 +59,9 @@ class SearchLoop:
         self.queue = JobQueue(storage, cfg.study_name + ".jobs", cfg.search.heartbeat_interval)
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
         self.bench = Workbench(cfg, device, self.study, corpus=corpus, probe=probe)
-        self.console = SearchConsole(cfg, self.bench.strategy, verbose)
         self.strategy = self.bench.strategy
         self.pool = self.strategy.pool(self.bench.space, self.study)
+        self.console = SearchConsole(cfg, self.strategy, verbose)
         self.start = time.perf_counter()
         self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
         self.finished_search = False      # set by run(): did a job of this process complete the search?

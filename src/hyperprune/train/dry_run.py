@@ -78,7 +78,6 @@ def time_steps(trainer, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS) ->
     per_step = seconds / timed
     tokens = timer.tokens[first + timed] - timer.tokens[first] if len(timer.tokens) > 1 else 0
     tokens_per_s = tokens / seconds if seconds > 0 else float("inf")
-    train_tokens = trainer.train_data.numel()
     valid_tokens = trainer.valid_data.numel()
     return StepTiming(steps=timed, seconds_per_step=per_step, tokens_per_s=tokens_per_s,
                       epoch_s=per_step * trainer.steps_per_epoch,
