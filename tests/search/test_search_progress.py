@@ -208,3 +208,31 @@ def test_status_reads_rdb_heartbeats(tmp_path):
     ages = rdb_heartbeat_ages(storage, [trial._trial_id])
     assert list(ages) == [trial._trial_id] and 1.0 <= ages[trial._trial_id] < 30
     assert rdb_heartbeat_ages(optuna.storages.InMemoryStorage(), [0]) == {}
+
+
+def test_a_trial_finished_by_the_other_publisher_is_left_alone(monkeypatch):
+    """The search process and the worker that completed the search both publish. A worker that read a
+    candidate's trial while it ran, and writes after the search process finished it, stops quietly
+    (it raised UpdateFinishedTrialError and failed the worker, once, in CI)."""
+    import datetime
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from hyperprune.search import dashboard
+    from hyperprune.search.jobs import Job, JobRecord
+    from hyperprune.search.optuna_internals import storage_of, trial_id
+
+    study = optuna.create_study()
+    space = SimpleNamespace(distributions={"x": optuna.distributions.FloatDistribution(0, 1)})
+    dashboard.start_candidate(study, space, SimpleNamespace(slot=0, params={"x": 0.5}))
+    stale = {0: study.get_trials(deepcopy=True)[0]}                   # read while RUNNING
+    storage_of(study).set_trial_state_values(trial_id(stale[0]), TrialState.COMPLETE, [1.0])   # the other process
+    monkeypatch.setattr(dashboard, "_candidate_trials", lambda s: stale)
+    final = JobRecord(Job("final", 3, 0), "done", {"valid_ppl": 2.0, "test_ppl": 2.5, "epochs_trained": 3})
+    plan = SimpleNamespace(failed={}, eliminated={})
+    assert dashboard.finish_candidates(study, plan, {"final:0@3": final}, lambda values, result: 2.0) == 0
+    dashboard.record_scores(study, Job("final", 3, 0), {3: 2.0}, final.result)
+    (trial,) = study.get_trials()
+    assert trial.state == TrialState.COMPLETE and trial.value == 1.0 and "test_ppl" not in trial.user_attrs
+    assert isinstance(trial.datetime_start, datetime.datetime)

@@ -52,10 +52,13 @@ def record_scores(study: optuna.Study, job: Job, values: dict[int, float], resul
     if trial is None or trial.state.is_finished():
         return
     storage, tid = storage_of(study), trial_id(trial)
-    for epoch, value in sorted(values.items()):
-        if epoch not in trial.intermediate_values:
-            retrying(lambda: storage.set_trial_intermediate_value(tid, epoch, float(value)))
-    retrying(lambda: storage.set_trial_user_attr(tid, "epochs_trained", result.get("epochs_trained")))
+    try:
+        for epoch, value in sorted(values.items()):
+            if epoch not in trial.intermediate_values:
+                retrying(lambda: storage.set_trial_intermediate_value(tid, epoch, float(value)))
+        retrying(lambda: storage.set_trial_user_attr(tid, "epochs_trained", result.get("epochs_trained")))
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass                      # another process finished the trial since it was read: it holds the numbers
 
 
 def finish_candidates(study: optuna.Study, plan, records,
@@ -79,13 +82,15 @@ def finish_candidates(study: optuna.Study, plan, records,
                 state = TrialState.FAIL
         else:
             continue
-        if c in final_done:
-            retrying(lambda: storage.set_trial_user_attr(tid, "valid_ppl", final_done[c]["valid_ppl"]))
-            retrying(lambda: storage.set_trial_user_attr(tid, "test_ppl", final_done[c].get("test_ppl")))
         try:
+            if c in final_done:
+                retrying(lambda: storage.set_trial_user_attr(tid, "valid_ppl", final_done[c]["valid_ppl"]))
+                retrying(lambda: storage.set_trial_user_attr(tid, "test_ppl", final_done[c].get("test_ppl")))
             retrying(lambda: storage.set_trial_state_values(tid, state,
                                                             None if value is None else [float(value)]))
             finished += 1
         except optuna.exceptions.UpdateFinishedTrialError:
+            # The search process and the worker that completed the search both publish: whichever
+            # finishes a trial first writes it, and the other's writes, from the same records, stop.
             pass
     return finished
