@@ -10,15 +10,6 @@ from hyperprune.models import ModelConfig, build_model
 VOCAB = 50
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The maps here are tiny: one thread is fastest, and immune to a busy shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _small_model(preset: str, seed: int = 0, **overrides) -> torch.nn.Module:
     """A float64 model in eval mode, recurrent weights spread so gates are neither saturated nor linear."""
     torch.manual_seed(seed)

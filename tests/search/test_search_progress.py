@@ -55,7 +55,7 @@ def test_only_ties_that_decide_a_round_are_reported():
     assert round_ties(Round(0, 1, [1, 2, 3], [1, 2], {1: 0.5, 2: 0.5, 3: 0.9})) == []   # both kept
     assert round_ties({"round": 1, "epoch": 3, "candidates": [5, 6], "kept": [5],
                        "scores": {"5": 2.0, "6": 2.0}})[0]["eliminated"] == [6]
-    # A replayed pool (benchmarks/reproduce_ptb.py) names its candidates instead of numbering them.
+    # Rounds replayed offline on a pool may name their candidates instead of numbering them.
     assert round_ties({"round": 0, "epoch": 1, "candidates": ["c00", "c01"], "kept": ["c00"],
                        "scores": {"c01": 2.0, "c00": 2.0}})[0]["eliminated"] == ["c01"]
 
