@@ -121,12 +121,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trained_with_corpus(args: argparse.Namespace, device):
-    """(config, model, checkpoint payload, corpus) for the checkpoint or run directory named in args."""
-    from hyperprune.data import load_corpus
-    from hyperprune.train import load_trained
-
-    path = Path(args.checkpoint)
+def _one_model(name: str, command: str) -> Path:
+    """`name` as a path to one trained model: a .pt file or a run directory, not a whole search."""
+    path = Path(name)
     if not path.exists():
         raise UserError(f"checkpoint '{path}' does not exist; give a .pt file or a run directory")
     searched = any((path / name).is_file() for name in ("search.yaml", "results.json"))
@@ -134,7 +131,46 @@ def _trained_with_corpus(args: argparse.Namespace, device):
         winner = path / "winner"
         when = "" if winner.is_dir() else " (it appears when the search has finished)"
         raise UserError(f"'{path}' is a search's run directory, which holds many models; its winner is in "
-                        f"'{winner}'{when}: hyperprune {args.command} {winner}")
+                        f"'{winner}'{when}: hyperprune {command} {winner}")
+    return path
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hyperprune.files import writable_output
+    from hyperprune.train.saved_model import export_model
+
+    path = _one_model(args.path, args.command)
+    if args.out:
+        out = writable_output(args.out, "--out")
+    else:
+        name = "model.safetensors" if args.format == "dense" else "model.sparse.safetensors"
+        out = path / name if path.is_dir() else path.with_suffix("." + name.split(".", 1)[1])
+    exported = export_model(path, out, args.format)
+    result = {"path": str(exported.path), "format": exported.format, "bytes": exported.bytes_written,
+              "dense_bytes": exported.dense_bytes, "masked_kept": exported.masked_kept,
+              "masked_total": exported.masked_total}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"wrote {exported.path} ({exported.format}): {_size(exported.bytes_written)} on disk; "
+          f"dense {_size(exported.dense_bytes)}")
+    if exported.masked_total:
+        print(f"masked matrices: {exported.masked_kept:,} of {exported.masked_total:,} weights stored "
+              f"({1 - exported.masked_kept / exported.masked_total:.0%} pruned); "
+              f"load it with hyperprune.load_model('{exported.path}')")
+    return 0
+
+
+def _trained_with_corpus(args: argparse.Namespace, device):
+    """(config, model, checkpoint payload, corpus) for the checkpoint or run directory named in args."""
+    from hyperprune.data import load_corpus
+    from hyperprune.train import load_trained
+
+    path = _one_model(args.checkpoint, args.command)
     cfg, model, payload = load_trained(path, device)
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
@@ -272,6 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_spectrum)
 
+    p = sub.add_parser("export", help="write a trained model as safetensors: masked matrices as index/value "
+                                      "pairs (sparse) or whole (dense), with its vocabulary and config")
+    p.add_argument("path", help="a .pt checkpoint, a run directory or a search's winner (RUN_DIR/winner)")
+    p.add_argument("--format", choices=["sparse", "dense"], default="sparse",
+                   help="sparse (default): masked matrices as index/value pairs; dense: every tensor whole")
+    p.add_argument("--out", help="the file to write (default: PATH/model.sparse.safetensors, or "
+                                 "model.safetensors with --format dense)")
+    p.add_argument("--json", action="store_true", help="print the path and sizes as JSON")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search")
     p.add_argument("run_dir", help="a search's run directory (holds results.json)")
     p.add_argument("--out", help="where to write the report (default: RUN_DIR/report)")
@@ -323,6 +369,8 @@ EXAMPLES = {
                  "hyperprune evaluate runs/small/checkpoints/epoch-0003.pt --device cpu"],
     "spectrum": ["hyperprune spectrum runs/small --convention standard --k 10",
                  "hyperprune spectrum runs/demo/winner --convention reference --json ls.json --plot ls.png"],
+    "export": ["hyperprune export runs/demo/winner --format sparse",
+               "hyperprune export runs/small --format dense --out small.safetensors"],
     "report": ["hyperprune report runs/demo",
                "hyperprune report runs/demo --out /tmp/demo-report"],
     "search": ["hyperprune search configs/demo.yaml",

@@ -135,9 +135,13 @@ def test_search_json_banner_ties_log_and_dashboard(tied_search, capsys):
     assert sorted(trials) == [0, 1, 2, 3]
     for c in results["candidates"]:
         t = trials[c["id"]]
-        assert t.state == TrialState.COMPLETE and t.duration.total_seconds() > 0.01
+        assert t.duration.total_seconds() > 0.01
         assert t.intermediate_values == {int(e): s for e, s in c["scores"].items()}
-        assert t.value == c["scores"]["1"]
+        if c["status"] == "eliminated":
+            assert t.state == TrialState.PRUNED and t.value is None
+        else:
+            assert t.state == TrialState.COMPLETE and t.value == c["final_valid_ppl"]
+    assert study.best_trial.user_attrs["candidate"] == results["winner"]["id"]
 
     # status --json: complete, counts and best so far
     assert main(["status", str(run), "--json"]) == 0

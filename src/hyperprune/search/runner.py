@@ -29,7 +29,7 @@ from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
 from hyperprune.search.progress import (indistinguishable_choices, search_banner, search_context,
                                         write_search_context, write_search_log)
 from hyperprune.search.reference import check_k
-from hyperprune.search.results import build_results, export_winner, write_results
+from hyperprune.search.results import build_results, export_winner, winner_run_dir, write_results
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
 
 CONFIG_ATTR = "hyperprune_config"
@@ -170,8 +170,12 @@ class SearchLoop:
         if plan.complete and plan.winner is not None:
             final = records[plan.winner_job.key]
             params = plan.proposal(plan.winner).params
-            run_cfg = self.bench.space.run_config(params, str(self.bench.candidate_dir(plan.winner)))
-            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params)
+            run_cfg = self.bench.space.run_config(params, winner_run_dir(self.cfg.run_dir))
+            about = {"candidate": plan.winner, "search": str(run_dir), "study": self.cfg.study_name,
+                     "epochs": final.job.epoch, "valid_ppl": final.result["valid_ppl"],
+                     "test_ppl": final.result["test_ppl"]}
+            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params, about,
+                                       vocab=self.bench.corpus.vocab.itos)
         wall_s = self.elapsed()
         if not self.owner:
             # A worker publishing for a search process that may be gone: the total so far is what that

@@ -145,12 +145,16 @@ def search_status(run_dir: Path) -> dict[str, Any]:
 
 
 def run_status(run_dir: str | Path) -> dict[str, Any]:
-    """The status of a search or training run directory (a UserError for anything else)."""
+    """The status of a search or training run directory, or a search's exported winner (a UserError
+    for anything else)."""
+    from hyperprune.search.results import WINNER_NAME
     from hyperprune.train.status import train_status
 
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
+    if (path / WINNER_NAME).is_file():
+        return winner_status(path)
     if (path / "results.json").is_file() or (path / "search.yaml").is_file():
         return search_status(path)
     if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
@@ -159,10 +163,26 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
                     f"results.json); give a train or search run directory")
 
 
+def winner_status(path: Path) -> dict[str, Any]:
+    """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
+    from hyperprune.search.results import WINNER_NAME
+
+    about = json.loads((path / WINNER_NAME).read_text())
+    return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
+
+
 def describe_status(s: dict[str, Any]) -> str:
     if s["kind"] == "train":
         from hyperprune.train.status import describe_train_status
         return describe_train_status(s)
+    if s["kind"] == "winner":
+        settings = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+        return "\n".join([
+            f"exported winner {s['run_dir']}: candidate {s['candidate']} of search '{s['study']}' ({s['search']})",
+            f"  trained  {s['epochs']} epochs: valid ppl {s['valid_ppl']:.2f}, test ppl {s['test_ppl']:.2f}",
+            f"  settings {settings}",
+            f"  use      hyperprune evaluate {s['run_dir']} | hyperprune export {s['run_dir']} --format sparse | "
+            f"hyperprune.load_model('{s['run_dir']}')"])
     counts = s["candidates"]
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if k != "total")
     lines = [f"search '{s['study']}' ({s['strategy']}) in {s['run_dir']}: {s['state']}"
