@@ -209,7 +209,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hyperprune.report import write_report
 
     files = write_report(args.run_dir, args.out)
-    state = "partial report (search still running)" if files.partial else "report"
+    state = f"partial report, search {files.unfinished}" if files.partial else "report"
     print(f"{state}: {files.index} ({len(files.figures)} figures, {len(files.tables)} table files)")
     return 0
 

@@ -71,7 +71,7 @@ def title(results: SearchResults, context: dict | None) -> str:
         ppl = number(w.get("valid_ppl"))
         outcome = f"candidate {w.get('id')} won" + (f" (valid ppl {ppl:.2f})" if ppl is not None else "")
     elif results.running:
-        outcome = "still running"
+        outcome = results.unfinished
     else:
         outcome = "no winner"
     return (f"{strategy_title(results.strategy)}: {n} pruned variants of "
