@@ -421,11 +421,37 @@ def _silence_stdout() -> None:
         pass
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, as a cluster scheduler sends it on pre-emption: raised where Ctrl-C's KeyboardInterrupt
+    would be, so the same clean-up runs (a search gives its job back, locks are released)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+# Commands whose interrupted work continues when the same command runs again.
+RESUMABLE = ("train", "search", "worker")
+
+
 def main(argv: list[str] | None = None) -> int:
-    import warnings
+    import signal
+    import threading
 
     parser = build_parser()
     args = _parse(parser, argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)                           # only the main thread may set a signal handler
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)     # main() may be called in-process (tests, scripts)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import warnings
+
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
@@ -440,9 +466,11 @@ def main(argv: list[str] | None = None) -> int:
             print("hyperprune: error: the output pipe was closed before all output was written "
                   "(e.g. by head)", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("hyperprune: interrupted; checkpoints written so far are kept", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            resumable = args.command in RESUMABLE and not getattr(args, "dry_run", False)
+            print("hyperprune: interrupted" + ("; run the same command to resume" if resumable else ""),
+                  file=sys.stderr)
+            return 143 if isinstance(exc, Terminated) else 130         # 128 + the signal, as a shell reports
 
 
 if __name__ == "__main__":
