@@ -7,7 +7,8 @@ The schema (epoch keys are strings, as JSON requires):
      "dense": {"valid_ppl", "test_ppl", "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [mean exponents]},
                "epochs", "train_s", "spectrum_s", "dir"},
      "candidates": [{"id", "params", "scores": {"3": d}, "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [...]},
-                     "epochs_trained", "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl",
+                     "epochs_trained", "epochs_repeated" (trained again: its checkpoints were lost),
+                     "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl",
                      "status": running | eliminated | finalist | winner | failed | duplicate,
                      "eliminated_in_round", "failure", "duplicate_of"}],
      "rounds": [{"round", "epoch", "candidates": [ids], "kept": [ids], "scores": {id: score}}],
@@ -63,12 +64,15 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
         valid: dict[int, float] = {}
         spectra: dict[int, list] = {}
         epochs_trained, train_s, spectrum_s = 0, 0.0, 0.0
+        repeated, repeated_s = 0, 0.0            # trained again after its checkpoints were lost
         final_valid = final_test = None
         for record in sorted(jobs_of.get(c, []), key=lambda r: r.job.epoch):
             result = record.result or {}
             valid.update({int(e): p for e, p in result.get("valid_ppl_by_epoch", {}).items()})
             epochs_trained = max(epochs_trained, result.get("epochs_trained", 0))
             train_s = max(train_s, result.get("train_s", 0.0))
+            repeated += result.get("epochs_repeated", 0)
+            repeated_s += result.get("train_s_repeated", 0.0)
             spectrum_s += result.get("spectrum_s", 0.0)
             for epoch, score in result.get("scores", {}).items():          # asha: one job, every rung
                 scores[int(epoch)] = score
@@ -103,7 +107,8 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
             "valid_ppl_by_epoch": _by_epoch(valid),
             "spectra": _by_epoch(spectra),
             "epochs_trained": epochs_trained,
-            "train_s": train_s,
+            "epochs_repeated": repeated,
+            "train_s": train_s + repeated_s,
             "spectrum_s": spectrum_s,
             "final_valid_ppl": final_valid,
             "final_test_ppl": final_test,
@@ -160,7 +165,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
         "candidates": candidates,
         "rounds": [r.to_dict() for r in plan.rounds],
         "cost": {
-            "epochs_total": sum(c["epochs_trained"] for c in trained),
+            "epochs_total": sum(c["epochs_trained"] + c["epochs_repeated"] for c in trained),
             "wall_s": wall_s,
             "train_s": sum(c["train_s"] for c in trained),
             "spectrum_s": sum(c["spectrum_s"] for c in trained),
