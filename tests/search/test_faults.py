@@ -15,6 +15,22 @@ from hyperprune.search.storage import SingleProcessLock, retrying
 from .test_resume import comparable
 
 
+def before_the_first_final(monkeypatch, action):
+    """Run `action(candidate_dir, candidate)` before the search's first final job (once); returns the
+    original `SearchLoop.execute`."""
+    original = SearchLoop.execute
+    done = []
+
+    def execute(self, claim, plan, records):
+        if claim.job.kind == "final" and not done:
+            done.append(claim.job.candidate)
+            action(self.bench.candidate_dir(claim.job.candidate), claim.job.candidate)
+        return original(self, claim, plan, records)
+
+    monkeypatch.setattr(SearchLoop, "execute", execute)
+    return original
+
+
 def test_a_diverging_candidate_is_marked_failed_and_the_search_goes_on(tiny_cfg):
     cfg = tiny_cfg(search={"n_candidates": 6, "space": {"train.lr": [2.0, 1.0e30],
                                                         "sparse.init": ["uniform", "ER"]}})
@@ -30,18 +46,15 @@ def test_interrupted_search_with_a_corrupt_checkpoint_resumes_from_the_previous_
                                                                                          monkeypatch):
     straight = run_search(tiny_cfg(run_dir=tmp_path / "straight"), verbose=False)
     cfg = tiny_cfg(run_dir=tmp_path / "broken")
-    original = SearchLoop.execute
     damaged = []
 
-    def crash_at_the_first_final(self, claim, plan, records):
-        if claim.job.kind == "final" and not damaged:
-            newest = self.bench.candidate_dir(claim.job.candidate) / "checkpoints" / "epoch-0002.pt"
-            newest.write_bytes(newest.read_bytes()[:1000])           # truncated by a crash
-            damaged.append(newest)
-            raise KeyboardInterrupt                                   # the job stays claimed
-        return original(self, claim, plan, records)
+    def crash(candidate_dir, candidate):
+        newest = candidate_dir / "checkpoints" / "epoch-0002.pt"
+        newest.write_bytes(newest.read_bytes()[:1000])               # truncated by a crash
+        damaged.append(newest)
+        raise KeyboardInterrupt                                       # the job stays claimed
 
-    monkeypatch.setattr(SearchLoop, "execute", crash_at_the_first_final)
+    original = before_the_first_final(monkeypatch, crash)
     with pytest.raises(KeyboardInterrupt):
         run_search(cfg, verbose=False)
     monkeypatch.setattr(SearchLoop, "execute", original)
@@ -105,17 +118,13 @@ def test_a_deleted_candidate_checkpoint_is_retrained_with_a_warning_and_counted(
 
     straight = run_search(tiny_cfg(run_dir=tmp_path / "straight"), verbose=False)
     cfg = tiny_cfg(run_dir=tmp_path / "deleted")
-    original = SearchLoop.execute
     deleted = []
 
-    def delete_before_the_first_final(self, claim, plan, records):
-        if claim.job.kind == "final" and not deleted:
-            folder = self.bench.candidate_dir(claim.job.candidate) / "checkpoints"
-            shutil.rmtree(folder)
-            deleted.append((claim.job.candidate, folder))
-        return original(self, claim, plan, records)
+    def delete(candidate_dir, candidate):
+        shutil.rmtree(candidate_dir / "checkpoints")
+        deleted.append((candidate, candidate_dir / "checkpoints"))
 
-    monkeypatch.setattr(SearchLoop, "execute", delete_before_the_first_final)
+    before_the_first_final(monkeypatch, delete)
     with pytest.warns(UserWarning) as caught:
         results = run_search(cfg, verbose=False)
     (candidate, folder), = deleted
