@@ -68,6 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.train.banner import train_banner
     from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
     from hyperprune.train import TrainingDiverged
+    from hyperprune.train.provenance import provenance, record_end, write_context
     import yaml
 
     cfg = _run_config(args.config, args.overrides, args)
@@ -86,6 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             with run_dir_lock(run_dir, "train"):             # one process per run directory, as search
                 trainer = Trainer(cfg, run_dir, progress_every=args.progress_every / 100)
                 atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
+                write_context(run_dir, provenance(args.config))
                 print(train_banner(trainer), flush=True)
                 try:
                     trainer.train()
@@ -94,6 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     raise UserError(f"training diverged: {exc}; lower train.lr (now {trainer.lr:g}) or set "
                                     f"train.clip; {kept}") from None
                 result = write_summary(trainer, time.perf_counter() - start)
+                record_end(run_dir)
             print(f"valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f} | "
                   f"{result['params_nonzero']:,}/{result['params_total']:,} nonzero parameters | "
                   f"summary: {run_dir / 'summary.json'}")
@@ -225,7 +228,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             from hyperprune.search.dry_run import dry_run
             results = dry_run(cfg, device=args.device)
         else:
-            results = run_search(cfg, device=args.device, verbose=not args.quiet)
+            results = run_search(cfg, device=args.device, verbose=not args.quiet, source=args.config)
     if args.json:
         print(json.dumps(results))
     if results.get("status") == "complete" and results.get("winner") is None:

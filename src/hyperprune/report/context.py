@@ -17,8 +17,8 @@ from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
 from hyperprune.report.search_results import SearchResults, number
 from hyperprune.search.strategies import strategy_title
+from hyperprune.train.provenance import CONTEXT_NAME
 
-CONTEXT_NAME = "context.json"        # hyperprune.search.progress writes it
 METRIC_WORDS = {"ls": "their Lyapunov-spectrum distance to the dense model", "loss": "their validation perplexity"}
 
 
