@@ -11,6 +11,8 @@ The Python API (docs/api.md shows each name with a runnable example):
     run_search(load_search_config(path))   a whole LSH search, as `hyperprune search` runs it
     load_results(run_dir)                  a search's results.json
     sparse_engine(module, sparsity, ...)   masks and their epoch-end update for any nn.Module, your optimiser
+    load_model(path)                       a trained model (eval mode), its vocabulary and config
+    export_model(path, out, format)        a trained model as safetensors, masked matrices as index/value pairs
     SparseEngine, SparseConfig, UserError, LyapunovSpectrum, Probe, DenseSpectra
 
 Names are imported on first use, so `import hyperprune` itself loads neither torch nor optuna.
@@ -40,6 +42,8 @@ _LAZY = {
     "load_search_config": ("hyperprune.search.config", "load_search_config"),
     "load_results": ("hyperprune.report.search_results", "load_search_results"),
     "sparse_engine": ("hyperprune.sparse.any_module", "sparse_engine"),
+    "load_model": ("hyperprune.train.saved_model", "load_model"),
+    "export_model": ("hyperprune.train.saved_model", "export_model"),
     "SparseEngine": ("hyperprune.sparse.engine", "SparseEngine"),
     "SparseConfig": ("hyperprune.sparse.config", "SparseConfig"),
 }

@@ -68,6 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.train.banner import train_banner
     from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
     from hyperprune.train import TrainingDiverged
+    from hyperprune.train.provenance import provenance, record_end, write_context
     import yaml
 
     cfg = _run_config(args.config, args.overrides, args)
@@ -86,6 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             with run_dir_lock(run_dir, "train"):             # one process per run directory, as search
                 trainer = Trainer(cfg, run_dir, progress_every=args.progress_every / 100)
                 atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
+                write_context(run_dir, provenance(args.config))
                 print(train_banner(trainer), flush=True)
                 try:
                     trainer.train()
@@ -94,6 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     raise UserError(f"training diverged: {exc}; lower train.lr (now {trainer.lr:g}) or set "
                                     f"train.clip; {kept}") from None
                 result = write_summary(trainer, time.perf_counter() - start)
+                record_end(run_dir)
             print(f"valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f} | "
                   f"{result['params_nonzero']:,}/{result['params_total']:,} nonzero parameters | "
                   f"summary: {run_dir / 'summary.json'}")
@@ -121,12 +124,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trained_with_corpus(args: argparse.Namespace, device):
-    """(config, model, checkpoint payload, corpus) for the checkpoint or run directory named in args."""
-    from hyperprune.data import load_corpus
-    from hyperprune.train import load_trained
-
-    path = Path(args.checkpoint)
+def _one_model(name: str, command: str) -> Path:
+    """`name` as a path to one trained model: a .pt file or a run directory, not a whole search."""
+    path = Path(name)
     if not path.exists():
         raise UserError(f"checkpoint '{path}' does not exist; give a .pt file or a run directory")
     searched = any((path / name).is_file() for name in ("search.yaml", "results.json"))
@@ -134,7 +134,46 @@ def _trained_with_corpus(args: argparse.Namespace, device):
         winner = path / "winner"
         when = "" if winner.is_dir() else " (it appears when the search has finished)"
         raise UserError(f"'{path}' is a search's run directory, which holds many models; its winner is in "
-                        f"'{winner}'{when}: hyperprune {args.command} {winner}")
+                        f"'{winner}'{when}: hyperprune {command} {winner}")
+    return path
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hyperprune.files import writable_output
+    from hyperprune.train.saved_model import export_model
+
+    path = _one_model(args.path, args.command)
+    if args.out:
+        out = writable_output(args.out, "--out")
+    else:
+        name = "model.safetensors" if args.format == "dense" else "model.sparse.safetensors"
+        out = path / name if path.is_dir() else path.with_suffix("." + name.split(".", 1)[1])
+    exported = export_model(path, out, args.format)
+    result = {"path": str(exported.path), "format": exported.format, "bytes": exported.bytes_written,
+              "dense_bytes": exported.dense_bytes, "masked_kept": exported.masked_kept,
+              "masked_total": exported.masked_total}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"wrote {exported.path} ({exported.format}): {_size(exported.bytes_written)} on disk; "
+          f"dense {_size(exported.dense_bytes)}")
+    if exported.masked_total:
+        print(f"masked matrices: {exported.masked_kept:,} of {exported.masked_total:,} weights stored "
+              f"({1 - exported.masked_kept / exported.masked_total:.0%} pruned); "
+              f"load it with hyperprune.load_model('{exported.path}')")
+    return 0
+
+
+def _trained_with_corpus(args: argparse.Namespace, device):
+    """(config, model, checkpoint payload, corpus) for the checkpoint or run directory named in args."""
+    from hyperprune.data import load_corpus
+    from hyperprune.train import load_trained
+
+    path = _one_model(args.checkpoint, args.command)
     cfg, model, payload = load_trained(path, device)
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
@@ -173,7 +212,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hyperprune.report import write_report
 
     files = write_report(args.run_dir, args.out)
-    state = "partial report (search still running)" if files.partial else "report"
+    state = f"partial report, search {files.unfinished}" if files.partial else "report"
     print(f"{state}: {files.index} ({len(files.figures)} figures, {len(files.tables)} table files)")
     return 0
 
@@ -189,7 +228,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             from hyperprune.search.dry_run import dry_run
             results = dry_run(cfg, device=args.device)
         else:
-            results = run_search(cfg, device=args.device, verbose=not args.quiet)
+            results = run_search(cfg, device=args.device, verbose=not args.quiet, source=args.config)
     if args.json:
         print(json.dumps(results))
     if results.get("status") == "complete" and results.get("winner") is None:
@@ -272,6 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_spectrum)
 
+    p = sub.add_parser("export", help="write a trained model as safetensors: masked matrices as index/value "
+                                      "pairs (sparse) or whole (dense), with its vocabulary and config")
+    p.add_argument("path", help="a .pt checkpoint, a run directory or a search's winner (RUN_DIR/winner)")
+    p.add_argument("--format", choices=["sparse", "dense"], default="sparse",
+                   help="sparse (default): masked matrices as index/value pairs; dense: every tensor whole")
+    p.add_argument("--out", help="the file to write (default: PATH/model.sparse.safetensors, or "
+                                 "model.safetensors with --format dense)")
+    p.add_argument("--json", action="store_true", help="print the path and sizes as JSON")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search")
     p.add_argument("run_dir", help="a search's run directory (holds results.json)")
     p.add_argument("--out", help="where to write the report (default: RUN_DIR/report)")
@@ -323,6 +372,8 @@ EXAMPLES = {
                  "hyperprune evaluate runs/small/checkpoints/epoch-0003.pt --device cpu"],
     "spectrum": ["hyperprune spectrum runs/small --convention standard --k 10",
                  "hyperprune spectrum runs/demo/winner --convention reference --json ls.json --plot ls.png"],
+    "export": ["hyperprune export runs/demo/winner --format sparse",
+               "hyperprune export runs/small --format dense --out small.safetensors"],
     "report": ["hyperprune report runs/demo",
                "hyperprune report runs/demo --out /tmp/demo-report"],
     "search": ["hyperprune search configs/demo.yaml",
@@ -373,11 +424,37 @@ def _silence_stdout() -> None:
         pass
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, as a cluster scheduler sends it on pre-emption: raised where Ctrl-C's KeyboardInterrupt
+    would be, so the same clean-up runs (a search gives its job back, locks are released)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+# Commands whose interrupted work continues when the same command runs again.
+RESUMABLE = ("train", "search", "worker")
+
+
 def main(argv: list[str] | None = None) -> int:
-    import warnings
+    import signal
+    import threading
 
     parser = build_parser()
     args = _parse(parser, argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)                           # only the main thread may set a signal handler
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)     # main() may be called in-process (tests, scripts)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import warnings
+
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
@@ -392,9 +469,11 @@ def main(argv: list[str] | None = None) -> int:
             print("hyperprune: error: the output pipe was closed before all output was written "
                   "(e.g. by head)", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("hyperprune: interrupted; checkpoints written so far are kept", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            resumable = args.command in RESUMABLE and not getattr(args, "dry_run", False)
+            print("hyperprune: interrupted" + ("; run the same command to resume" if resumable else ""),
+                  file=sys.stderr)
+            return 143 if isinstance(exc, Terminated) else 130         # 128 + the signal, as a shell reports
 
 
 if __name__ == "__main__":

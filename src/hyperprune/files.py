@@ -85,6 +85,17 @@ def writable_output(path: str | Path, option: str) -> Path:
     return path
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # it exists, owned by another user
+        return True
+    return True
+
+
 class ProcessLock:
     """An exclusive advisory lock on `path`, held by one process at a time.
 

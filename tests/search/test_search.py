@@ -14,7 +14,7 @@ from hyperprune.search.jobs import JobQueue
 from hyperprune.search.storage import open_storage
 from hyperprune.train import load_trained
 
-CANDIDATE_KEYS = {"id", "params", "scores", "valid_ppl_by_epoch", "spectra", "epochs_trained", "train_s",
+CANDIDATE_KEYS = {"id", "params", "scores", "valid_ppl_by_epoch", "spectra", "epochs_trained", "epochs_repeated", "train_s",
                   "spectrum_s", "final_valid_ppl", "final_test_ppl", "status", "eliminated_in_round", "failure",
                   "duplicate_of"}
 STATUSES = {"running", "eliminated", "finalist", "winner", "failed", "duplicate"}

@@ -76,12 +76,17 @@ def test_log_entries_from_results():
                                "scores": {"1": 0.25}},
                               {"id": 1, "status": "winner", "valid_ppl_by_epoch": {"2": 25.0, "1": 35.0},
                                "scores": {"1": 0.5}}]}
-    assert log_entries(results) == [
-        {"model": "dense", "candidate": None, "epoch": 1, "valid_ppl": 30.0, "score": None, "status": "reference"},
-        {"model": "dense", "candidate": None, "epoch": 2, "valid_ppl": 20.0, "score": None, "status": "reference"},
-        {"model": "candidate", "candidate": 0, "epoch": 1, "valid_ppl": 40.0, "score": 0.25, "status": "eliminated"},
-        {"model": "candidate", "candidate": 1, "epoch": 1, "valid_ppl": 35.0, "score": 0.5, "status": "winner"},
-        {"model": "candidate", "candidate": 1, "epoch": 2, "valid_ppl": 25.0, "score": None, "status": "winner"},
+    unknown = {"train_loss": None, "lr": None, "wall_s": None, "tokens_per_s": None}
+    trained = {("candidate", 1): {2: {"epoch": 2, "train_loss": 3.5, "lr": 20.0, "wall_s": 1.5, "tokens_per_s": 900.0,
+                                      "valid_ppl": 25.0}}}
+    assert log_entries(results, trained) == [
+        {"model": "dense", "candidate": None, "epoch": 1, "valid_ppl": 30.0, "score": None, "status": "reference", **unknown},
+        {"model": "dense", "candidate": None, "epoch": 2, "valid_ppl": 20.0, "score": None, "status": "reference", **unknown},
+        {"model": "candidate", "candidate": 0, "epoch": 1, "valid_ppl": 40.0, "score": 0.25, "status": "eliminated",
+         **unknown},
+        {"model": "candidate", "candidate": 1, "epoch": 1, "valid_ppl": 35.0, "score": 0.5, "status": "winner", **unknown},
+        {"model": "candidate", "candidate": 1, "epoch": 2, "valid_ppl": 25.0, "score": None, "status": "winner",
+         "train_loss": 3.5, "lr": 20.0, "wall_s": 1.5, "tokens_per_s": 900.0},
     ]
 
 
@@ -127,7 +132,8 @@ def test_search_json_banner_ties_log_and_dashboard(tied_search, capsys):
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     trained = sum(c["epochs_trained"] for c in results["candidates"])
     assert len(log) == results["dense"]["epochs"] + trained
-    assert set(log[0]) == {"model", "candidate", "epoch", "valid_ppl", "score", "status"}
+    assert set(log[0]) == {"model", "candidate", "epoch", "valid_ppl", "score", "status", "train_loss", "lr",
+                           "wall_s", "tokens_per_s"}
 
     # the study as optuna-dashboard shows it: one trial per candidate, real durations, every score
     study = optuna.load_study(study_name="run", storage=f"sqlite:///{run / 'study.db'}")
@@ -135,9 +141,13 @@ def test_search_json_banner_ties_log_and_dashboard(tied_search, capsys):
     assert sorted(trials) == [0, 1, 2, 3]
     for c in results["candidates"]:
         t = trials[c["id"]]
-        assert t.state == TrialState.COMPLETE and t.duration.total_seconds() > 0.01
+        assert t.duration.total_seconds() > 0.01
         assert t.intermediate_values == {int(e): s for e, s in c["scores"].items()}
-        assert t.value == c["scores"]["1"]
+        if c["status"] == "eliminated":
+            assert t.state == TrialState.PRUNED and t.value is None
+        else:
+            assert t.state == TrialState.COMPLETE and t.value == c["final_valid_ppl"]
+    assert study.best_trial.user_attrs["candidate"] == results["winner"]["id"]
 
     # status --json: complete, counts and best so far
     assert main(["status", str(run), "--json"]) == 0

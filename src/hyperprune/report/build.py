@@ -40,6 +40,7 @@ class ReportFiles:
     figures: list[Path] = field(default_factory=list)
     tables: list[Path] = field(default_factory=list)
     partial: bool = False
+    unfinished: str = ""          # a partial report's search: "still running" or "stopped (why)"
 
 
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> ReportFiles:
@@ -51,8 +52,10 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         raise UserError(f"cannot create report directory '{out}' ({exc.strerror}); choose another with --out") from None
 
     context = load_context(results.run_dir)
+    if results.running:
+        results.stopped = why_stopped(results.run_dir)
     sections = build_sections(results)
-    files = ReportFiles(index=out / "index.html", partial=results.running)
+    files = ReportFiles(index=out / "index.html", partial=results.running, unfinished=results.unfinished)
     for section in sections:
         for figure in section.figures:
             path = out / f"{figure.name}.png"
@@ -69,13 +72,31 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
             f"<b>{html.escape(results.status)}</b> · {len(results.candidates)} candidates · "
             f"{len(results.rounds)} round(s) · report written {now}")
     banner = None
-    if results.running:
+    if results.running and results.stopped:
+        banner = (f"Partial report: the search stopped before it finished ({results.stopped}; run the same "
+                  f"command to resume), as of {now}. Rounds, final perplexities and correlations cover "
+                  f"only what has finished.")
+    elif results.running:
         banner = (f"Partial report: the search is still running (as of {now}). Rounds, final perplexities "
                   f"and correlations cover only what has finished; run `hyperprune report` again later.")
     summary = render_context(context_rows(results, context)) + render_table(winner)
     page = render_page(title, meta, banner, summary, sections, results.notes + tie_notes(results))
     files.index.write_text(page, encoding="utf-8")
     return files
+
+
+def why_stopped(run_dir: Path) -> str | None:
+    """Why an unfinished search is not running, from `hyperprune status`'s view (None: it is running)."""
+    from hyperprune.search.status import search_status
+    from hyperprune.train.status import gone_words
+
+    try:
+        status = search_status(run_dir)
+    except (UserError, OSError, ValueError, KeyError, TypeError):
+        return None                  # no readable config or storage: the report says what it can without it
+    if status["state"] != "stopped":
+        return None
+    return gone_words(status["gone"]).strip()[1:-1] or "no process is working on it"
 
 
 def build_sections(results: SearchResults) -> list[Section]:
@@ -123,7 +144,7 @@ def winner_table(results: SearchResults) -> Table:
     if results.dense:
         rows.append({"model": "dense", "valid_ppl": number(results.dense.get("valid_ppl")),
                      "test_ppl": number(results.dense.get("test_ppl"))})
-    notes = [] if w is not None else ["no winner yet" + (" (the search is still running)" if results.running else "")]
+    notes = [] if w is not None else ["no winner yet" + (f" (the search is {results.unfinished})" if results.running else "")]
     return Table("winner", "Winner against the dense model",
                  ["model", "valid_ppl", "test_ppl", "params", "checkpoint", "export_dir"], rows, notes)
 

@@ -17,8 +17,8 @@ from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
 from hyperprune.report.search_results import SearchResults, number
 from hyperprune.search.strategies import strategy_title
+from hyperprune.train.provenance import CONTEXT_NAME
 
-CONTEXT_NAME = "context.json"        # hyperprune.search.progress writes it
 METRIC_WORDS = {"ls": "their Lyapunov-spectrum distance to the dense model", "loss": "their validation perplexity"}
 
 
@@ -71,7 +71,7 @@ def title(results: SearchResults, context: dict | None) -> str:
         ppl = number(w.get("valid_ppl"))
         outcome = f"candidate {w.get('id')} won" + (f" (valid ppl {ppl:.2f})" if ppl is not None else "")
     elif results.running:
-        outcome = "still running"
+        outcome = results.unfinished
     else:
         outcome = "no winner"
     return (f"{strategy_title(results.strategy)}: {n} pruned variants of "

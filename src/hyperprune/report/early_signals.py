@@ -98,7 +98,7 @@ def _correlate(signal: EarlySignal, results: SearchResults) -> None:
         signal.notes.append("no scoring round yet, so there is no e0")
     if finals == 0:
         signal.notes.append("no candidate has a final perplexity yet"
-                            + (" (the search is still running)" if results.running else ""))
+                            + (f" (the search is {results.unfinished})" if results.running else ""))
     signal.correlation = rank_correlation(signal.early, signal.final)
     if signal.correlation.note:
         signal.notes.append(signal.correlation.note)

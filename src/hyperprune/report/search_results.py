@@ -32,10 +32,17 @@ class SearchResults:
     rounds: list[dict[str, Any]]
     cost: dict[str, Any]
     notes: list[str] = field(default_factory=list)   # problems found while reading, for the page
+    stopped: str | None = None     # why an unfinished search is not running ("process 123 is gone"), if known
 
     @property
     def running(self) -> bool:
+        """Not complete (results.json says "running" until the end, whether or not a process is)."""
         return self.status != "complete"
+
+    @property
+    def unfinished(self) -> str:
+        """An unfinished search in words: "still running", or "stopped (why)"."""
+        return f"stopped ({self.stopped})" if self.stopped else "still running"
 
     @property
     def first_epoch(self) -> int | None:

@@ -7,8 +7,10 @@ person browses. Each candidate's trial
 - gets every score as an intermediate value at its epoch (lsh: the spectrum distance, or the
   validation perplexity with metric loss, at e0 and at each round it reaches; full: the validation
   perplexity of every epoch);
-- finishes when the candidate leaves the search: eliminated, failed, or its final training done.
-  Its value is what the sampler learnt from (lsh: the e0 score; full: the final perplexity).
+- finishes when the candidate leaves the search: PRUNED when eliminated (its last score is its last
+  intermediate value), FAIL when failed, COMPLETE when its final training is done, with the final
+  validation perplexity as its value, so that `study.best_trial` is the winner. (The sampler learns
+  from the e0 scores on its own study, not from these values.)
 What a strategy adds to a trial and its final value are the strategy's (`dashboard_values`,
 `dashboard_value` of `strategies/base.py`). ASHA's trials are the sampler's own and already carry all
 of this (`asha_trial.py`).
@@ -75,7 +77,11 @@ def finish_candidates(study: optuna.Study, plan, records,
             continue
         if c in plan.failed:
             state, value = TrialState.FAIL, None
-        elif c in plan.eliminated or c in final_done:
+        elif c in plan.eliminated:
+            # Optuna's best_trial ranks COMPLETE trials only: an eliminated candidate's round score
+            # as a value would compete with the finalists' (and once made candidate 2 "best").
+            state, value = TrialState.PRUNED, None
+        elif c in final_done:
             state = TrialState.COMPLETE
             value = value_of(dict(trial.intermediate_values), final_done.get(c))
             if value is None:

@@ -8,6 +8,7 @@ runs whatever job a worker claimed: `dense` here, a candidate's (`score`, `final
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +36,23 @@ class LeaseLost(Exception):
 
 class JobYielded(Exception):
     """The job waits on a job nobody runs (asha candidate-order): give it back, run that one first."""
+
+
+def repeated_training(trainer: Trainer, job: Job, records: dict[str, JobRecord]) -> dict[str, Any]:
+    """What `job` trains again because its candidate's checkpoints are gone (deleted by hand, a
+    disk cleaned): {"epochs_repeated", "train_s_repeated"}, counted in the search's cost; {} when
+    the trainer starts where the candidate's finished jobs left it. Warns in one line."""
+    done = [r.result for r in records.values()
+            if r.job.candidate == job.candidate and r.state == "done" and r.result]
+    reached = max((r.get("epochs_trained", 0) for r in done), default=0)
+    start = trainer.epoch
+    if start >= reached:
+        return {}
+    warnings.warn(f"candidate {job.candidate}: its checkpoint of epoch {reached} in '{trainer.checkpoint_dir}' "
+                  f"is gone; training it again from epoch {start + 1}", stacklevel=2)
+    epochs = min(reached, job.epoch) - start
+    spent = max(r.get("train_s", 0.0) for r in done) - trainer.train_wall_s      # on the epochs now lost
+    return {"epochs_repeated": epochs, "train_s_repeated": spent * epochs / (reached - start)}
 
 
 class Workbench:
@@ -108,7 +126,10 @@ class Workbench:
             return self._dense(job, check_lease)
         if job.kind in ("score", "final"):
             proposal = next(p for p in proposals if p.slot == job.candidate)
-            return CandidateRun(self, job.candidate, proposal).run_to(job, records, check_lease)
+            run = CandidateRun(self, job.candidate, proposal)
+            repeated = repeated_training(run.trainer, job, records)
+            result, value = run.run_to(job, records, check_lease)
+            return {**result, **repeated}, value
         if job.kind == "asha":
             # Asked from the study's sampler now (asynchronously: it learns from whatever is finished).
             trial = AshaTrial.open(self.study, self.space, self.cfg, job.candidate, self.strategy.pruner())

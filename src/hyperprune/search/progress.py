@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hyperprune import __version__
 from hyperprune.files import atomic_write_text
@@ -18,8 +18,7 @@ from hyperprune.search.rounds import Round
 from hyperprune.search.schedule import dense_epochs
 from hyperprune.search.strategies import strategy_for
 from hyperprune.train.banner import data_line, format_banner, model_line, sparsity_line
-
-LOG_NAME = "log.jsonl"
+from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -57,9 +56,6 @@ def resume_state(cfg, records: dict[str, JobRecord]) -> str:
     else:
         dense = f"dense at epoch {max(dense_done, default=0)} of {max(wanted)}"
     return f"resuming: {done}/{cfg.search.n_candidates} candidates done, {dense}{strategy.resume_note(records)}"
-
-
-CONTEXT_NAME = "context.json"
 
 
 def later_sequences(cfg) -> int | None:
@@ -107,12 +103,6 @@ def search_context(cfg, bench, threads: int) -> dict[str, Any]:
         "device": str(bench.device),
         "threads": threads,
     }
-
-
-def write_search_context(run_dir: Path, context: dict[str, Any]) -> Path:
-    path = Path(run_dir) / CONTEXT_NAME
-    atomic_write_text(path, json.dumps(context, indent=2) + "\n")
-    return path
 
 
 def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
@@ -219,31 +209,49 @@ def describe_tie(tie: dict[str, Any]) -> str:
 # -- RUN_DIR/log.jsonl ----------------------------------------------------------------------------
 
 
-def log_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
+# What each model's own RUN_DIR/log.jsonl (train/epoch_log.py) adds to the search's log, per epoch.
+TRAINING_KEYS = ("train_loss", "lr", "wall_s", "tokens_per_s")
+
+
+def log_entries(results: dict[str, Any], trained: dict[tuple[str, int | None], dict[int, dict]] | None = None
+                ) -> list[dict[str, Any]]:
     """One entry per (model, epoch) trained so far: the dense reference, then each candidate.
     Keys: model ("dense" or "candidate"), candidate (id or null), epoch, valid_ppl, score (the
-    distance or metric at a scored epoch, else null), status (the candidate's now).
+    distance or metric at a scored epoch, else null), status (the candidate's now), and from the
+    model's own epoch log (`trained`: (model, candidate) -> epoch -> entry; null where absent)
+    train_loss (nats per token), lr, wall_s (the epoch's training pass) and tokens_per_s.
 
     TensorBoard (when installed), one tag per model, then `tensorboard --logdir RUN_DIR/tb`:
 
         python -c "import json,sys; from torch.utils.tensorboard import SummaryWriter; w=SummaryWriter(sys.argv[2]); [w.add_scalar(f\"{r['model']}{'' if r['candidate'] is None else r['candidate']}/{k}\", v, r['epoch']) for r in map(json.loads, open(sys.argv[1])) for k, v in r.items() if type(v) is float]; w.close()" RUN_DIR/log.jsonl RUN_DIR/tb
     """
+    trained = trained or {}
+
+    def entry(model: str, candidate: int | None, epoch: str, ppl, score, status: str) -> dict[str, Any]:
+        own = trained.get((model, candidate), {}).get(int(epoch), {})
+        return {"model": model, "candidate": candidate, "epoch": int(epoch), "valid_ppl": ppl, "score": score,
+                "status": status, **{key: own.get(key) for key in TRAINING_KEYS}}
+
     entries = []
     dense = results.get("dense") or {}
     for epoch, ppl in sorted(dense.get("valid_ppl_by_epoch", {}).items(), key=lambda kv: int(kv[0])):
-        entries.append({"model": "dense", "candidate": None, "epoch": int(epoch), "valid_ppl": ppl,
-                        "score": None, "status": "reference"})
+        entries.append(entry("dense", None, epoch, ppl, None, "reference"))
     for c in results.get("candidates", []):
         for epoch, ppl in sorted(c.get("valid_ppl_by_epoch", {}).items(), key=lambda kv: int(kv[0])):
-            entries.append({"model": "candidate", "candidate": c["id"], "epoch": int(epoch), "valid_ppl": ppl,
-                            "score": c.get("scores", {}).get(epoch), "status": c["status"]})
+            entries.append(entry("candidate", c["id"], epoch, ppl, c.get("scores", {}).get(epoch), c["status"]))
     return entries
 
 
-def write_search_log(run_dir: Path, results: dict[str, Any]) -> Path:
-    """Rewritten whole from results.json each time, so no line is ever doubled by a resume."""
+def write_search_log(run_dir: Path, results: dict[str, Any], candidate_dir: Callable[[int], Path]) -> Path:
+    """Rewritten whole from results.json and each model's own log.jsonl (its dense or candidate
+    directory) each time, so no line is ever doubled by a resume."""
+    dense_dir = (results.get("dense") or {}).get("dir")
+    dirs = {("candidate", c["id"]): candidate_dir(c["id"]) for c in results.get("candidates", [])}
+    if dense_dir:
+        dirs[("dense", None)] = Path(dense_dir)
+    trained = {key: {e["epoch"]: e for e in read_epoch_log(folder / LOG_NAME)} for key, folder in dirs.items()}
     path = Path(run_dir) / LOG_NAME
-    text = "".join(json.dumps(e) + "\n" for e in log_entries(results))
+    text = "".join(json.dumps(e) + "\n" for e in log_entries(results, trained))
     if not path.exists() or path.read_text() != text:
         atomic_write_text(path, text)
     return path

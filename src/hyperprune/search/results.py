@@ -7,7 +7,8 @@ The schema (epoch keys are strings, as JSON requires):
      "dense": {"valid_ppl", "test_ppl", "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [mean exponents]},
                "epochs", "train_s", "spectrum_s", "dir"},
      "candidates": [{"id", "params", "scores": {"3": d}, "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [...]},
-                     "epochs_trained", "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl",
+                     "epochs_trained", "epochs_repeated" (trained again: its checkpoints were lost),
+                     "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl",
                      "status": running | eliminated | finalist | winner | failed | duplicate,
                      "eliminated_in_round", "failure", "duplicate_of"}],
      "rounds": [{"round", "epoch", "candidates": [ids], "kept": [ids], "scores": {id: score}}],
@@ -32,6 +33,7 @@ from hyperprune.config import to_dict
 from hyperprune.search.jobs import JobRecord
 from hyperprune.search.schedule import Plan
 from hyperprune.files import atomic_write_text
+from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
 
 
 def _clean(value: Any) -> Any:
@@ -62,12 +64,15 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
         valid: dict[int, float] = {}
         spectra: dict[int, list] = {}
         epochs_trained, train_s, spectrum_s = 0, 0.0, 0.0
+        repeated, repeated_s = 0, 0.0            # trained again after its checkpoints were lost
         final_valid = final_test = None
         for record in sorted(jobs_of.get(c, []), key=lambda r: r.job.epoch):
             result = record.result or {}
             valid.update({int(e): p for e, p in result.get("valid_ppl_by_epoch", {}).items()})
             epochs_trained = max(epochs_trained, result.get("epochs_trained", 0))
             train_s = max(train_s, result.get("train_s", 0.0))
+            repeated += result.get("epochs_repeated", 0)
+            repeated_s += result.get("train_s_repeated", 0.0)
             spectrum_s += result.get("spectrum_s", 0.0)
             for epoch, score in result.get("scores", {}).items():          # asha: one job, every rung
                 scores[int(epoch)] = score
@@ -102,7 +107,8 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
             "valid_ppl_by_epoch": _by_epoch(valid),
             "spectra": _by_epoch(spectra),
             "epochs_trained": epochs_trained,
-            "train_s": train_s,
+            "epochs_repeated": repeated,
+            "train_s": train_s + repeated_s,
             "spectrum_s": spectrum_s,
             "final_valid_ppl": final_valid,
             "final_test_ppl": final_test,
@@ -159,7 +165,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
         "candidates": candidates,
         "rounds": [r.to_dict() for r in plan.rounds],
         "cost": {
-            "epochs_total": sum(c["epochs_trained"] for c in trained),
+            "epochs_total": sum(c["epochs_trained"] + c["epochs_repeated"] for c in trained),
             "wall_s": wall_s,
             "train_s": sum(c["train_s"] for c in trained),
             "spectrum_s": sum(c["spectrum_s"] for c in trained),
@@ -174,9 +180,23 @@ def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
     return path
 
 
-def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], params: dict[str, Any]) -> Path:
-    """RUN_DIR/winner/: the winner's checkpoint (weights, masks, optimiser, config) for
-    `hyperprune evaluate RUN_DIR/winner`, plus its config and settings in plain text.
+WINNER_NAME = "winner.json"          # what an export is: `hyperprune status RUN_DIR/winner` reads it
+
+
+def winner_run_dir(search_run_dir: str) -> str:
+    """Where training from an exported winner's config.yaml writes: beside the search's run directory
+    (`runs/demo` -> `runs/demo-winner`), not in the candidate folder the winner trained in."""
+    path = Path(search_run_dir)
+    return str(path.parent / f"{path.name}-winner")
+
+
+def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], params: dict[str, Any],
+                  about: dict[str, Any] | None = None, vocab: list[str] | None = None) -> Path:
+    """RUN_DIR/winner/: a self-contained copy of the winner for `hyperprune evaluate`, `export` and
+    `hyperprune.load_model`: its checkpoint (weights, masks, optimiser, vocabulary, config) with the
+    config's `run_dir` set to `run_config`'s (away from the search), config.yaml, params.json and
+    winner.json (`about`: candidate, search, epochs, perplexities; and the checkpoint it copies).
+    `vocab` fills in a checkpoint written before checkpoints held their vocabulary.
 
     Safe to call again and from several processes at once (the search process and the worker that
     finished the search): an identical export is left alone, and each process stages its own copy.
@@ -185,16 +205,23 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
     source = Path(checkpoint)
     config_text = yaml.safe_dump(run_config, sort_keys=False)
     params_text = json.dumps(params, indent=2) + "\n"
-    if _exported(target, source, config_text, params_text):
+    source_sha = source.with_suffix(".sha256").read_text().strip()
+    winner_text = json.dumps({**(about or {}), "params": params, "checkpoint": str(source),
+                              "checkpoint_sha256": source_sha}, indent=2) + "\n"
+    if _exported(target, config_text, params_text, winner_text):
         return target
+    payload = read_checkpoint(source)
+    payload["config"] = {**payload["config"], "run_dir": run_config["run_dir"]}
+    if "vocab" not in payload and vocab is not None:
+        payload["vocab"] = list(vocab)
     staging = Path(run_dir) / f".winner.tmp-{os.getpid()}"
     old = Path(run_dir) / f".winner.old-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "checkpoints").mkdir(parents=True)
-    shutil.copy2(source, staging / "checkpoints" / source.name)
-    shutil.copy2(source.with_suffix(".sha256"), staging / "checkpoints" / source.with_suffix(".sha256").name)
+    staging.mkdir(parents=True)
+    save_checkpoint(staging / "checkpoints", payload["epoch"], payload)
     (staging / "config.yaml").write_text(config_text)
     (staging / "params.json").write_text(params_text)
+    (staging / WINNER_NAME).write_text(winner_text)       # last: its presence marks a whole export
     try:
         for attempt in range(3):
             try:
@@ -204,7 +231,7 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
                 break
             except OSError:                  # another process is swapping in the same export right now
                 time.sleep(0.2)
-                if _exported(target, source, config_text, params_text):
+                if _exported(target, config_text, params_text, winner_text):
                     break
                 if attempt == 2:
                     raise
@@ -214,12 +241,11 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
     return target
 
 
-def _exported(target: Path, source: Path, config_text: str, params_text: str) -> bool:
-    """Whether `target` already holds the export of `source` with this config and settings."""
+def _exported(target: Path, config_text: str, params_text: str, winner_text: str) -> bool:
+    """Whether `target` already holds this export (winner.json names the source checkpoint's sha256)."""
     try:
-        sha = source.with_suffix(".sha256")
         return ((target / "config.yaml").read_text() == config_text
                 and (target / "params.json").read_text() == params_text
-                and (target / "checkpoints" / sha.name).read_text() == sha.read_text())
+                and (target / WINNER_NAME).read_text() == winner_text)
     except OSError:
         return False

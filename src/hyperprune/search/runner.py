@@ -26,10 +26,10 @@ from hyperprune.search.console import SearchConsole
 from hyperprune.search.candidate import JobFailed
 from hyperprune.search.execute import JobYielded, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
-from hyperprune.search.progress import (indistinguishable_choices, search_banner, search_context,
-                                        write_search_context, write_search_log)
+from hyperprune.search.progress import indistinguishable_choices, search_banner, search_context, write_search_log
+from hyperprune.train.provenance import provenance, record_end, write_context
 from hyperprune.search.reference import check_k
-from hyperprune.search.results import build_results, export_winner, write_results
+from hyperprune.search.results import build_results, export_winner, winner_run_dir, write_results
 from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
 
 CONFIG_ATTR = "hyperprune_config"
@@ -170,8 +170,12 @@ class SearchLoop:
         if plan.complete and plan.winner is not None:
             final = records[plan.winner_job.key]
             params = plan.proposal(plan.winner).params
-            run_cfg = self.bench.space.run_config(params, str(self.bench.candidate_dir(plan.winner)))
-            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params)
+            run_cfg = self.bench.space.run_config(params, winner_run_dir(self.cfg.run_dir))
+            about = {"candidate": plan.winner, "search": str(run_dir), "study": self.cfg.study_name,
+                     "epochs": final.job.epoch, "valid_ppl": final.result["valid_ppl"],
+                     "test_ppl": final.result["test_ppl"]}
+            export_dir = export_winner(run_dir, final.result["checkpoint"], to_dict(run_cfg), params, about,
+                                       vocab=self.bench.corpus.vocab.itos)
         wall_s = self.elapsed()
         if not self.owner:
             # A worker publishing for a search process that may be gone: the total so far is what that
@@ -179,7 +183,7 @@ class SearchLoop:
             wall_s = max(wall_s, float(retrying(lambda: self.study.user_attrs).get("wall_s", 0.0)))
         results = build_results(self.cfg, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
-        write_search_log(run_dir, results)
+        write_search_log(run_dir, results, self.bench.candidate_dir)
         if self.strategy.records_dashboard_trials:
             dashboard.finish_candidates(self.study, plan, records, self.strategy.dashboard_value)
         if self.owner:
@@ -225,8 +229,10 @@ def _open_study(cfg: SearchConfig, storage) -> None:
 OPERATIONAL = {"device", "data.data_dir", "search.threads"}
 
 
-def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True) -> dict[str, Any]:
-    """Run (or resume) the search `cfg` describes; returns the contents of results.json."""
+def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True,
+               source: str | Path | None = None) -> dict[str, Any]:
+    """Run (or resume) the search `cfg` describes; returns the contents of results.json. `source`:
+    the YAML file `cfg` was read from (context.json records its git commit)."""
     cfg = resolved_paths(cfg)
     run_dir = writable_run_dir(Path(cfg.run_dir))
     check_k(cfg)
@@ -253,12 +259,13 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         if scheme(cfg.storage_url) == "sqlite":
             loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
         context = search_context(cfg, bench, torch.get_num_threads())
-        write_search_context(run_dir, context)         # the report's header reads it
+        write_context(run_dir, {**context, **provenance(source)})         # the report's header reads it
         if verbose:
             loop.console.started(search_banner(cfg, context, loop.queue.records(), redact(cfg.storage_url)),
                                  indistinguishable_choices(bench.space, len(bench.corpus.vocab)))
         plan, records = loop.run()
         results = loop.publish(plan, records)
+        record_end(run_dir)
         loop.console.summary(results)
         return results
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from hyperprune.errors import UserError
 from hyperprune.search.optuna_internals import trial_id
 from hyperprune.train.progress import clock
+from hyperprune.train.status import gone_words
 
 
 def rdb_heartbeat_ages(storage, trial_ids: list[int]) -> dict[int, float]:
@@ -75,6 +77,21 @@ def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any
     return running, waiting, None
 
 
+def worker_alive(worker: str | None, heartbeat_s_ago: float | None, limit_s: float,
+                 host: str | None = None) -> bool | None:
+    """Whether the process behind a RUNNING job is alive. `worker` is "host:pid" (jobs.py): on this
+    host, whether that pid exists; elsewhere, whether its heartbeat is younger than `limit_s` (the
+    age at which another worker takes the job over); None when neither can be told."""
+    from hyperprune.files import process_alive
+
+    name, _, pid = (worker or "").rpartition(":")
+    if name == (host or socket.gethostname()) and pid.isdigit():
+        return process_alive(int(pid))
+    if heartbeat_s_ago is not None:
+        return heartbeat_s_ago <= limit_s
+    return None
+
+
 def _best(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"winner": None, "round_leader": None, "lowest_valid_ppl": None}
     if results.get("winner"):
@@ -100,7 +117,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     from hyperprune.config import from_dict
     from hyperprune.search.config import SearchConfig
     from hyperprune.search.progress import planned_epochs
-    from hyperprune.train.status import lock_holder
+    from hyperprune.train.status import lock_state
 
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
@@ -115,8 +132,16 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     dense = results.get("dense") or {}
     cost = results.get("cost") or {}
     running, waiting, note = _running_jobs(cfg.storage_url, cfg.study_name)
-    pid = lock_holder(run_dir)
+    for job in running:
+        job["alive"] = worker_alive(job["worker"], job["heartbeat_s_ago"], 2 * cfg.search.heartbeat_interval)
+    pid, gone_pid = lock_state(run_dir)
+    # A RUNNING job whose process died stays RUNNING until a worker takes it over: not "running".
+    gone = {int(job["worker"].rpartition(":")[2]) for job in running
+            if job["alive"] is False and job["worker"].rpartition(":")[2].isdigit()}
+    if gone_pid is not None and pid is None:
+        gone.add(gone_pid)
     complete = results.get("status") == "complete"
+    working = pid is not None or any(job["alive"] is not False for job in running)
     unique = sum(1 for c in candidates if c["status"] != "duplicate") or cfg.search.n_candidates
     planned = planned_epochs(cfg, unique) + cfg.final_epochs
     done = cost.get("epochs_total", 0) + dense.get("epochs", 0)
@@ -127,8 +152,9 @@ def search_status(run_dir: Path) -> dict[str, Any]:
         "kind": "search",
         "run_dir": str(run_dir),
         "study": cfg.study_name,
-        "state": "complete" if complete else ("running" if pid is not None or running else "stopped"),
+        "state": "complete" if complete else ("running" if working else "stopped"),
         "pid": pid,
+        "gone": [] if complete or working else sorted(gone),
         "strategy": cfg.search.strategy,
         "candidates": {"total": cfg.search.n_candidates, **dict(sorted(by_status.items()))},
         "rounds_done": len(results.get("rounds", [])),
@@ -145,12 +171,16 @@ def search_status(run_dir: Path) -> dict[str, Any]:
 
 
 def run_status(run_dir: str | Path) -> dict[str, Any]:
-    """The status of a search or training run directory (a UserError for anything else)."""
+    """The status of a search or training run directory, or a search's exported winner (a UserError
+    for anything else)."""
+    from hyperprune.search.results import WINNER_NAME
     from hyperprune.train.status import train_status
 
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
+    if (path / WINNER_NAME).is_file():
+        return winner_status(path)
     if (path / "results.json").is_file() or (path / "search.yaml").is_file():
         return search_status(path)
     if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
@@ -159,20 +189,41 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
                     f"results.json); give a train or search run directory")
 
 
+def winner_status(path: Path) -> dict[str, Any]:
+    """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
+    from hyperprune.search.results import WINNER_NAME
+
+    about = json.loads((path / WINNER_NAME).read_text())
+    return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
+
+
 def describe_status(s: dict[str, Any]) -> str:
     if s["kind"] == "train":
         from hyperprune.train.status import describe_train_status
         return describe_train_status(s)
+    if s["kind"] == "winner":
+        settings = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+        return "\n".join([
+            f"exported winner {s['run_dir']}: candidate {s['candidate']} of search '{s['study']}' ({s['search']})",
+            f"  trained  {s['epochs']} epochs: valid ppl {s['valid_ppl']:.2f}, test ppl {s['test_ppl']:.2f}",
+            f"  settings {settings}",
+            f"  use      hyperprune evaluate {s['run_dir']} | hyperprune export {s['run_dir']} --format sparse | "
+            f"hyperprune.load_model('{s['run_dir']}')"])
     counts = s["candidates"]
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if k != "total")
     lines = [f"search '{s['study']}' ({s['strategy']}) in {s['run_dir']}: {s['state']}"
-             + (f" (pid {s['pid']})" if s["pid"] else ""),
+             + (f" (pid {s['pid']})" if s["pid"] else "") + gone_words(s["gone"]),
              f"  done     {s['epochs_done']} of {s['epochs_planned']} planned epochs (dense {s['dense_epochs']}); "
              f"{s['rounds_done']} round(s); candidates: {parts or 'none yet'} of {counts['total']}"]
     if s["running"]:
         for job in s["running"]:
             beat = f", heartbeat {job['heartbeat_s_ago']:.0f} s ago" if job["heartbeat_s_ago"] is not None else ""
-            lines.append(f"  running  {job['job']} on {job['worker']} for {clock(job['running_s'] or 0)}{beat}")
+            if job["alive"] is False:
+                # Still RUNNING in the queue: the next worker or `search` gives it back.
+                lines.append(f"  stopped  {job['job']} on {job['worker']}{beat} (its process is gone; "
+                             f"run the same command to resume)")
+            else:
+                lines.append(f"  running  {job['job']} on {job['worker']} for {clock(job['running_s'] or 0)}{beat}")
     else:
         lines.append("  running  no job" + (f" ({s['storage_note']})" if s["storage_note"] else ""))
     if s["waiting"]:

@@ -4,12 +4,18 @@ Layout in a checkpoint directory: `epoch-0003.pt` and `epoch-0003.sha256`. A che
 checksum does not match (corrupted on disk) is skipped and the previous good one is used. A
 checkpoint without its checksum (copied by hand, or from a crash between the two atomic writes) is
 loaded with a warning when it unpickles to a checkpoint; it is never retrained over silently.
+
+A checkpoint holds plain types only (dicts, lists, tuples, numbers, strings, tensors), so it loads
+with `torch.load(path, weights_only=True)`, PyTorch's default since 2.6, and loading one runs no
+code from the file. `save_checkpoint` refuses anything else. Checkpoints written before that held
+numpy's random state as a numpy array; the reader allows exactly those numpy globals for them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import pickle
 import re
 import warnings
 from pathlib import Path
@@ -35,8 +41,34 @@ def checkpoint_path(directory: Path, epoch: int) -> Path:
     return Path(directory) / f"epoch-{epoch:04d}.pt"
 
 
+_PLAIN_SCALARS = (int, float, bool, str, bytes, type(None))
+
+
+def check_plain(value: Any, where: str = "checkpoint") -> None:
+    """Raise TypeError naming the first entry of `value` that `weights_only` loading would refuse.
+
+    Exact types for scalars: numpy's float64 is a float subclass, but it pickles as a numpy global.
+    """
+    if isinstance(value, torch.Tensor) or type(value) in _PLAIN_SCALARS or isinstance(value, (torch.dtype, torch.device, torch.Size)):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) not in _PLAIN_SCALARS:
+                raise TypeError(f"{where} has a key of type {type(key).__module__}.{type(key).__qualname__}")
+            check_plain(item, f"{where}.{key}")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_plain(item, f"{where}[{i}]")
+        return
+    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which "
+                    f"torch.load(weights_only=True) refuses; store plain types or tensors")
+
+
 def save_checkpoint(directory: Path, epoch: int, payload: dict[str, Any], keep: int = 2) -> Path:
     """Save `payload` as the checkpoint of `epoch`; keep the newest `keep` checkpoints."""
+    for key, value in payload.items():
+        check_plain(value, key)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
@@ -64,9 +96,33 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _legacy_numpy_globals() -> list:
+    """The numpy globals an old checkpoint's random state needs (a uint32 array), under the module
+    paths numpy 1 (`numpy.core`) and numpy 2 (`numpy._core`) pickle them with."""
+    import numpy as np
+
+    core = np._core if hasattr(np, "_core") else np.core
+    reconstruct = core.multiarray._reconstruct
+    return [np.ndarray, np.dtype, type(np.dtype(np.uint32)),
+            (reconstruct, "numpy.core.multiarray._reconstruct"),
+            (reconstruct, "numpy._core.multiarray._reconstruct")]
+
+
+def load_plain(data: bytes, map_location=None) -> Any:
+    """`torch.load(weights_only=True)` of a checkpoint's bytes; an old checkpoint with numpy's random
+    state loads with only those numpy globals allowed (pickle.UnpicklingError for anything else)."""
+    try:
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "numpy" not in str(exc) or not hasattr(torch.serialization, "safe_globals"):
+            raise
+    with torch.serialization.safe_globals(_legacy_numpy_globals()):
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+
+
 def _unpickle(path: Path, data: bytes, map_location) -> dict[str, Any]:
     try:
-        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+        payload = load_plain(data, map_location)
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
         reason = f"it does not load: {type(exc).__name__}: {str(exc)[:120]}"
         raise CorruptCheckpoint(f"'{path}' is not a hyperprune checkpoint ({reason})", reason) from None

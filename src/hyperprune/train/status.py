@@ -18,23 +18,36 @@ from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
 from hyperprune.train.progress import clock
 
 
-def lock_holder(run_dir: Path) -> int | None:
-    """The pid of the hyperprune process writing into `run_dir` now, else None."""
+def lock_state(run_dir: Path) -> tuple[int | None, int | None]:
+    """(pid of the hyperprune process writing into `run_dir` now, pid of one that died holding it).
+
+    A process stopped cleanly removes its lock file; one killed (kill -9) leaves it, with its pid,
+    and the kernel has released its flock: that pid is reported as gone.
+    """
     from hyperprune.files import LOCK_NAME
 
     path = Path(run_dir) / LOCK_NAME
     try:
         handle = open(path)
     except OSError:
-        return None
+        return None, None
     with handle:
+        text = handle.read().strip()
+        pid = int(text) if text.isdigit() else None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
-            text = handle.read().strip()
-            return int(text) if text.isdigit() else -1
+            return (pid if pid is not None else -1), None
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    return None
+    return None, pid
+
+
+def gone_words(pids: list[int]) -> str:
+    """' (process N is gone)' for processes that died while working on a run; '' for none."""
+    if not pids:
+        return ""
+    listed = ", ".join(map(str, pids))
+    return f" (process{'es' if len(pids) > 1 else ''} {listed} {'are' if len(pids) > 1 else 'is'} gone)"
 
 
 def train_status(run_dir: Path) -> dict[str, Any]:
@@ -45,7 +58,7 @@ def train_status(run_dir: Path) -> dict[str, Any]:
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     done = log[-1]["epoch"] if log else 0
-    pid = lock_holder(run_dir)
+    pid, gone = lock_state(run_dir)
     valid = [e for e in log if e.get("valid_ppl") is not None]
     best = min(valid, key=lambda e: e["valid_ppl"], default=None)
     finished = summary is not None and epochs is not None and summary.get("epochs", 0) >= epochs
@@ -58,6 +71,7 @@ def train_status(run_dir: Path) -> dict[str, Any]:
         "run_dir": str(run_dir),
         "state": "running" if pid is not None else ("complete" if finished else "stopped"),
         "pid": pid,
+        "gone": [gone] if gone is not None and pid is None and not finished else [],
         "epochs_done": done,
         "epochs": epochs,
         "last": log[-1] if log else None,
@@ -70,7 +84,8 @@ def train_status(run_dir: Path) -> dict[str, Any]:
 
 
 def describe_train_status(s: dict[str, Any]) -> str:
-    lines = [f"train run {s['run_dir']}: {s['state']}" + (f" (pid {s['pid']})" if s["pid"] else "")]
+    lines = [f"train run {s['run_dir']}: {s['state']}" + (f" (pid {s['pid']})" if s["pid"] else "")
+             + gone_words(s["gone"])]
     lines.append(f"  done     {s['epochs_done']} of {s['epochs'] if s['epochs'] is not None else '?'} epochs"
                  + (f", last update {clock(s['updated_s_ago'])} ago" if s["updated_s_ago"] is not None else ""))
     if s["last"] is not None:

@@ -36,7 +36,8 @@ from hyperprune.train.resume import check_resume
 from hyperprune.train.epoch_log import write_epoch_log
 from hyperprune.train.progress import TrainingConsole
 
-CHECKPOINT_FORMAT = 1
+# 2: plain types only (numpy's random state as a tensor and numbers) and the vocabulary.
+CHECKPOINT_FORMAT = 2
 
 
 class TrainingDiverged(RuntimeError):
@@ -81,9 +82,12 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
+    """Every generator's state, as plain types (a checkpoint must load with weights_only=True)."""
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -91,7 +95,11 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    saved = state["numpy"]
+    if isinstance(saved, dict):
+        saved = ("MT19937", saved["keys"].numpy().astype(np.uint32), saved["pos"], saved["has_gauss"],
+                 saved["cached_gaussian"])
+    np.random.set_state(saved)                # format 1 stored numpy's own tuple
     torch.set_rng_state(state["torch"])
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -296,6 +304,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "config": to_dict(self.cfg),
             "vocab_size": self.vocab_size,
+            "vocab": list(self.corpus.vocab.itos),        # so the model is usable without the corpus
             "epoch": self.epoch,
             "step": self.step,
             "lr": self.lr,

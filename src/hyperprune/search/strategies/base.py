@@ -130,9 +130,10 @@ class SearchStrategy(abc.ABC):
 
     def dashboard_value(self, intermediate_values: dict[int, float],
                         final_result: dict[str, Any] | None) -> float | None:
-        """A finished candidate's trial value: what the sampler learnt from (its first score)."""
-        first = min(intermediate_values, default=None)
-        return intermediate_values[first] if first is not None else None
+        """A finalist's trial value: its final validation perplexity, the number `pick_winner` ranks,
+        so that the study's `best_trial` (optuna-dashboard's "best") is the winner. Eliminated
+        candidates are PRUNED with no value; their scores stay as intermediate values."""
+        return final_result["valid_ppl"] if final_result is not None else None
 
 
 class StudyProposals:

@@ -47,7 +47,3 @@ class FullTraining(SearchStrategy):
         if job.kind != "final":
             return {}
         return {int(e): p for e, p in result.get("valid_ppl_by_epoch", {}).items() if p is not None}
-
-    def dashboard_value(self, intermediate_values: dict[int, float],
-                        final_result: dict[str, Any] | None) -> float | None:
-        return final_result["valid_ppl"] if final_result is not None else None
