@@ -77,7 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             trainer = Trainer(cfg, cfg.run_dir, verbose=False, progress=False)   # reads, never writes
             print(yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False).rstrip())
             print(train_banner(trainer), flush=True)
-            plan = train_plan(trainer, time_steps(trainer))
+            plan = train_plan(trainer, time_steps(trainer, say=lambda line: print(line, flush=True)))
             print(describe_train_plan(plan))
             result = {"dry_run": True, "config": to_dict(trainer.cfg), **plan}
         else:
@@ -187,7 +187,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     with _logs_on_stderr(args.json):
         if args.dry_run:
             from hyperprune.search.dry_run import dry_run
-            results = dry_run(cfg, device=args.device)
+            results = dry_run(cfg, device=args.device, timing=not args.no_timing)
         else:
             results = run_search(cfg, device=args.device, verbose=not args.quiet)
     if args.json:
@@ -286,7 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print results.json on stdout; logs go to stderr")
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved config, the planned rounds and cost, and a time estimate from "
-                        "20 timed steps and one spectrum; train and write nothing")
+                        "20 timed steps (or about 60 s) and one spectrum; train and write nothing")
+    p.add_argument("--no-timing", action="store_true",
+                   help="with --dry-run: print the plan at once, without timing anything (also for a device "
+                        "this machine does not have)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_search)
 
@@ -373,6 +376,15 @@ def _silence_stdout() -> None:
         pass
 
 
+def _interrupted(args: argparse.Namespace) -> str:
+    """The Ctrl-C line: only a real train, search or worker has checkpoints to keep."""
+    if getattr(args, "dry_run", False):
+        return "hyperprune: interrupted; a dry run writes nothing"
+    if args.command in ("train", "search", "worker"):
+        return "hyperprune: interrupted; checkpoints written so far are kept"
+    return "hyperprune: interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -393,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                   "(e.g. by head)", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("hyperprune: interrupted; checkpoints written so far are kept", file=sys.stderr)
+            print(_interrupted(args), file=sys.stderr)
             return 130
 
 

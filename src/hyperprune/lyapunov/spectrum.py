@@ -52,6 +52,16 @@ def initial_frame(n: int, k: int, init: str = "random", seed: int = 0) -> Tensor
     return q * torch.sign(r.diagonal()).unsqueeze(0)
 
 
+def spectrum_flops(n: int, k: int, tangent_steps: int, sequences: int) -> int:
+    """Floating-point operations of one spectrum, counted per tangent step and sequence: the
+    Jacobian applied to the k frame vectors as a dense n x n product (2 n^2 k; the analytic
+    Jacobians are structured, so this is an upper figure) and a Householder QR of the (n, k) frame
+    with its Q formed (4 n k^2 - 4/3 k^3; Golub & Van Loan, sec. 5.2.2). The state's own update
+    and the warm-up that moves no frame are left out."""
+    per_step = 2 * n * n * k + 4 * n * k * k - (4 * k ** 3) // 3
+    return per_step * tangent_steps * sequences
+
+
 def qr_positive(Z: Tensor) -> tuple[Tensor, Tensor]:
     """Z (B, n, k) = Q R with diag(R) > 0: returns Q (B, n, k) and diag(R) (B, k).
 

@@ -120,6 +120,11 @@ class LSH(SearchStrategy):
     def describe(self) -> str:
         return f"LSH rounds on the {self.metric_words()}"
 
+    def schedule_line(self) -> str:
+        s = self.settings
+        return (f"e0 {s.first_epoch}, +{self.epochs_per_round} per round, {s.finalists} finalist(s) to "
+                f"{self.final_epochs}")
+
     def plan_lines(self) -> list[str]:
         lines = super().plan_lines()
         s = self.settings
