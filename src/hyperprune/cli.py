@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -15,6 +16,18 @@ from hyperprune.errors import UserError
 # workers), spinning threads starve the ones doing work (measured 20x on the Lyapunov benchmark).
 # Must be set before torch loads; a value the user exported wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _percent(text: str) -> float:
+    """A share of an epoch in (0, 100]: argparse prints the one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage of an epoch; allowed: more than 0, "
+                                         f"at most 100")
+    return value
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +86,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _run_config(args.config, args.overrides, args)
     with _logs_on_stderr(args.json):
         if args.dry_run:
+            from hyperprune.files import check_run_dir
             from hyperprune.train.dry_run import describe_train_plan, time_steps, train_plan
+            check_run_dir(cfg.run_dir)                  # what the real run would refuse
             trainer = Trainer(cfg, cfg.run_dir, verbose=False, progress=False)   # reads, never writes
             print(yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False).rstrip())
             print(train_banner(trainer), flush=True)
@@ -240,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved config, the plan and a time estimate from 20 timed steps; "
                         "train and write nothing")
-    p.add_argument("--progress-every", type=float, default=10.0, metavar="PERCENT",
+    p.add_argument("--progress-every", type=_percent, default=10.0, metavar="PERCENT",
                    help="off a terminal, print a progress line every PERCENT of an epoch (default 10)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_train)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hyperprune.errors import UserError
+from hyperprune.files import check_run_dir
 from hyperprune.search.progress import planned_cost, planned_rounds
 from hyperprune.search.strategies import strategy_for
 from hyperprune.train.dry_run import BUDGET_S
@@ -223,6 +224,7 @@ def dry_run(cfg, device: str | None = None, *, timing: bool = True, budget_s: fl
     from hyperprune.search.storage import redact
 
     cfg = resolved_paths(cfg)
+    check_run_dir(cfg.run_dir)              # what the real run would refuse, the dry run says too
     check_k(cfg)
     requested = device or cfg.device
     absent = None
