@@ -36,6 +36,14 @@ def check_choice(what: str, value: Any, allowed: typing.Iterable[str]) -> None:
         )
 
 
+def check_whole(what: str, value: Any, allowed: str) -> int:
+    """`value` as an int, or a one-line UserError: a string, a bool or 5.5 is not silently truncated."""
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise UserError(f"{what} = {value!r} is not a whole number; allowed: {allowed}")
+    return int(value)
+
+
 def check_range(what: str, value: float, low: float | None = None, high: float | None = None,
                 *, low_open: bool = False, high_open: bool = False) -> None:
     """Raise a one-line UserError unless low <(=) value <(=) high."""

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hyperprune.config import check_choice, check_range
+from hyperprune.config import check_choice, check_range, check_whole
 from hyperprune.errors import UserError
 from hyperprune.lyapunov.result import LyapunovSpectrum, describe_nonfinite
 from hyperprune.lyapunov.tangents import AutogradTangent, Step, TangentMap
@@ -136,7 +136,7 @@ def lyapunov_spectrum(
         raise UserError(f"{n_inputs} inputs leave {steps} measured steps after warmup={warmup} and "
                         f"tangent_warmup={tangent_warmup}; allowed: at least 1 measured step")
     n = tangent.dim(state)
-    k = n if k is None else int(k)
+    k = n if k is None else check_whole("k (number of exponents)", k, f"1 to {n}, or None for all")
     check_range("k (number of exponents)", k, 1, n)
     batch = state[0].shape[0]
     frame_dtype = frame_dtype or state[0].dtype
