@@ -129,11 +129,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch = cfg.train.test_batch if split == "test" else cfg.train.eval_batch_size
         data = batchify(getattr(corpus, split), batch).to(device)
         result[f"{split}_ppl"] = perplexity(evaluate_loss(model, data, cfg.train.bptt), split)
+        result[f"{split}_tokens"] = int(getattr(corpus, split).numel())
+        result[f"{split}_tokens_limit"] = getattr(cfg.data, f"{split}_tokens")
+    # A sparse run's checkpoint is saved after the epoch's prune/regrow, while the validation in its
+    # log ran before it: the two perplexities differ a little, and both are right.
+    result["after_mask_update"] = bool(cfg.sparse.enabled)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"epoch {result['epoch']} | valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f}")
+        print("tokens: " + "; ".join(_tokens_used(split, result) for split in ("valid", "test")))
+        if result["after_mask_update"]:
+            print(f"note: the checkpoint holds epoch {result['epoch']}'s weights after its prune/regrow; the "
+                  f"run's log measured validation before it, so its valid ppl differs slightly")
     return 0
+
+
+def _tokens_used(split: str, result: dict) -> str:
+    limit = result[f"{split}_tokens_limit"]
+    if limit is None:
+        return f"{split}: all {result[f'{split}_tokens']:,}"
+    return (f"{split}: the first {result[f'{split}_tokens']:,} (data.{split}_tokens={limit}; "
+            f"data.{split}_tokens=null for all)")
 
 
 def _trained_with_corpus(args: argparse.Namespace, device):
@@ -151,6 +168,7 @@ def _trained_with_corpus(args: argparse.Namespace, device):
         raise UserError(f"'{path}' is a search's run directory, which holds many models; its winner is in "
                         f"'{winner}'{when}: hyperprune {args.command} {winner}")
     cfg, model, payload = load_trained(path, device)
+    cfg.data = _data_overrides(cfg.data, getattr(args, "overrides", None) or [])
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
     corpus = load_corpus(cfg.data)
@@ -158,6 +176,20 @@ def _trained_with_corpus(args: argparse.Namespace, device):
         raise UserError(f"checkpoint '{path}' was trained on a vocabulary of {payload['vocab_size']:,} words, "
                         f"but the corpus read now has {len(corpus.vocab):,}; give the --data-dir it was trained on")
     return cfg, model, payload, corpus
+
+
+def _data_overrides(data_cfg, overrides: list[str]):
+    """The trained model's data settings with `data.KEY=VALUE` overrides (which tokens to evaluate
+    on); anything else would describe another model."""
+    from hyperprune.config import from_dict, merge, parse_overrides, to_dict
+    from hyperprune.data.config import DataConfig
+
+    nested = parse_overrides(overrides)
+    other = [key for key in nested if key != "data"]
+    if other:
+        raise UserError(f"evaluate takes data.KEY=VALUE overrides only (which tokens to evaluate on), got "
+                        f"'{other[0]}'; the model's other settings are the checkpoint's")
+    return from_dict(DataConfig, merge(to_dict(data_cfg), nested.get("data", {})), "data") if nested else data_cfg
 
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
@@ -262,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="validation and test perplexity of a checkpoint or run directory")
     p.add_argument("checkpoint", help="a .pt checkpoint or a run directory (its newest checkpoint)")
+    p.add_argument("overrides", nargs="*", help="data.KEY=VALUE: other tokens, e.g. data.test_tokens=null for "
+                                                "the whole test split of a run trained on a slice")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_data_dir(p)
@@ -337,7 +371,7 @@ EXAMPLES = {
               "hyperprune train configs/quick-ptb.yaml train.epochs=3 sparse.sparsity=0.67 --device cpu",
               "hyperprune train configs/lstm-small-ptb.yaml --run-dir runs/small   # re-run to resume"],
     "evaluate": ["hyperprune evaluate runs/small",
-                 "hyperprune evaluate runs/demo/winner --json",
+                 "hyperprune evaluate runs/demo/winner data.test_tokens=null --json   # the whole test split",
                  "hyperprune evaluate runs/small/checkpoints/epoch-0003.pt --device cpu"],
     "spectrum": ["hyperprune spectrum runs/small --convention standard --k 10",
                  "hyperprune spectrum runs/demo/winner --convention reference --json ls.json --plot ls.png"],
