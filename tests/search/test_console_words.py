@@ -34,3 +34,22 @@ def test_the_dense_models_epochs_count_towards_its_budget(tiny_cfg, capsys):
     lines = [line.split(" | ")[:2] for line in capsys.readouterr().out.splitlines()]
     assert lines == [["        dense", "epoch   1 of   4"], ["        dense", "epoch   3 of   4"],
                      ["  candidate 0", "epoch   2 of   3"]]
+
+
+def test_an_asha_trial_line_shows_every_rung_and_the_decision(tiny_cfg, capsys):
+    from types import SimpleNamespace
+
+    from hyperprune.search.console import SearchConsole
+    from hyperprune.search.jobs import Job
+    from hyperprune.search.strategies import strategy_for
+    cfg = tiny_cfg(train={"epochs": 4}, search={"strategy": "asha", "sampler": "random"})
+    console = SearchConsole(cfg, strategy_for(cfg))
+    plan = SimpleNamespace(proposals=[])
+    stopped = {"scores": {"1": 4.25, "2": 5.5}, "pruned_at": 1, "valid_ppl": 90.0}
+    went_on = {"scores": {"1": 3.0, "2": 2.5, "4": 2.0}, "pruned_at": None, "valid_ppl": 80.0, "test_ppl": 81.0}
+    console.job_done(Job("asha", 4, 2), stopped, 1.0, plan, {}, 1.0)
+    console.job_done(Job("asha", 4, 3), went_on, 1.0, plan, {}, 1.0)
+    lines = [line.split(" | ")[:4] for line in capsys.readouterr().out.splitlines()]
+    assert lines == [["  candidate 2", "epoch   2", "scores e1 4.25, e2 5.5",
+                      "stopped at rung 1 (epoch 2): not in the best 1/2 there"],
+                     ["  candidate 3", "epoch   4", "scores e1 3, e2 2.5, e4 2", "went on at every rung"]]

@@ -63,11 +63,16 @@ class SearchConsole:
             if job.kind == "score":
                 parts.append(f"score {result['score']:9.4g}")
             if job.kind == "asha":
+                # every rung's score and the decision, as LSH prints each round
                 last = max(result["scores"], key=int)
                 parts[1] = f"epoch {int(last):3d}"
-                parts.append(f"score {result['scores'][last]:9.4g}")
+                parts.append("scores " + ", ".join(f"e{int(e)} {v:.4g}" for e, v in
+                                                   sorted(result["scores"].items(), key=lambda kv: int(kv[0]))))
                 if result.get("pruned_at") is not None:
-                    parts.append(f"pruned at rung {result['pruned_at']}")
+                    parts.append(f"stopped at rung {result['pruned_at']} (epoch {int(last)}): not in the best "
+                                 f"1/{getattr(self.strategy, 'eta', 2)} there")
+                else:
+                    parts.append("went on at every rung")
             parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
             if result.get("test_ppl") is not None:
                 parts.append(f"test ppl {result['test_ppl']:8.2f}")
