@@ -97,6 +97,20 @@ def test_bad_data_files(problem, expected, tiny_corpus_dir, tmp_path, precious, 
     ("serch.keep=0.5", "unknown config key 'serch' (did you mean 'search'?)"),
     ("search.storage=postgresql://postgres@127.0.0.1:1/test", "cannot reach storage 'postgresql://postgres@127.0.0.1:1/test'"),
     ("search.storage=redis://localhost", "unknown scheme 'redis'"),
+    # issue 21: a setting in the wrong section is named with its right place
+    ("model.sparsity=0.5", "unknown config key 'model.sparsity': it is a setting of another section; it belongs "
+                           "at sparse.sparsity (e.g. sparse.sparsity=0.5)"),
+    ("train.seed=3", "unknown config key 'train.seed': it is a setting of another section; it belongs at seed or "
+                     "lyapunov.seed (e.g. seed=3)"),
+    ("sparse.lr=2", "it belongs at train.lr (e.g. train.lr=2)"),
+    ("lyapunov.n_candidates=4", "it belongs at search.n_candidates (e.g. search.n_candidates=4)"),
+    ("epochs=3", "unknown config key 'epochs': it is a setting of another section; it belongs at train.epochs "
+                 "(e.g. train.epochs=3)"),
+    # the search's schedule is not searched, and more finalists than candidates is refused, not clamped
+    ("search.space={train.epochs: [2, 3]}", "search.space key 'train.epochs' cannot be searched: the search "
+                                            "trains every candidate to its budget"),
+    ("search.finalists=10", "search.finalists = 10 is more than search.n_candidates = 6; allowed: 1 to 6 "
+                            "(6: no rounds)"),
 ])
 def test_bad_values(override, expected, tiny_corpus_dir, tmp_path, precious, capsys):
     config = write(tmp_path, tiny_search_raw(tiny_corpus_dir, precious))
@@ -125,7 +139,7 @@ def test_unwritable_run_directory(tiny_corpus_dir, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     config = write(tmp_path, tiny_search_raw(tiny_corpus_dir, blocker / "run"))
-    assert_one_clear_line(*run_cli(["search", config], capsys), "is not writable")
+    assert_one_clear_line(*run_cli(["search", config], capsys), f"is inside '{blocker}', which is a file")
     assert blocker.read_text() == "not a folder"
 
 
@@ -359,3 +373,27 @@ def test_options_may_stand_among_the_overrides(tiny_corpus_dir, tmp_path, precio
     config = write(tmp_path, tiny_search_raw(tiny_corpus_dir, precious))
     assert_one_clear_line(*run_cli(["search", config, "--device", "cpu", "search.keep=0"], capsys),
                           "search.keep = 0.0 is out of range")
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run", "--no-timing"]])
+def test_a_run_directory_that_is_a_file(dry_run, tiny_corpus_dir, tmp_path, capsys):
+    file = tmp_path / "a-file"
+    file.write_text("")
+    config = write(tmp_path, tiny_search_raw(tiny_corpus_dir, file))
+    assert_one_clear_line(*run_cli(["search", config, *dry_run], capsys),
+                          f"run directory '{file}' is a file; choose a folder with run_dir=PATH")
+    assert_one_clear_line(*run_cli(["search", config, *dry_run, f"run_dir={file}/run"], capsys),
+                          f"run directory '{file}/run' is inside '{file}', which is a file")
+    from tests.test_cli import write_config
+    train = write_config(tmp_path, tiny_corpus_dir, run_dir=str(file))
+    assert_one_clear_line(*run_cli(["train", train, *dry_run[:1]], capsys), f"run directory '{file}' is a file")
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "150", "ten"])
+def test_progress_every_must_be_a_share_of_an_epoch(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(tmp_path / "c.yaml"), "--progress-every", value])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"hyperprune train: error: argument --progress-every: '{value}' is not a percentage of an epoch; "
+        f"allowed: more than 0, at most 100")

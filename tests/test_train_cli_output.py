@@ -51,7 +51,7 @@ def test_dry_run_trains_and_writes_nothing(tiny_corpus_dir, tmp_path, capsys):
     cfg = plan["config"]["train"]
     assert plan["steps_per_epoch"] == math.ceil((n // cfg["batch_size"] - 1) / cfg["bptt"])
     assert plan["dry_run"] is True and plan["epochs"] == 3 and plan["epochs_to_train"] == 3
-    assert plan["timed_steps"] == min(20, plan["steps_per_epoch"] - 4)
+    assert plan["timed_steps"] == min(20, plan["steps_per_epoch"] - 3)   # 3 warm-up steps untimed
     assert plan["estimated_s"] == plan["epoch_s"] * 3 > 0
     assert "dry run: nothing was trained or written" in captured.err
     assert "plan: 3 of 3 epochs to train (0 done)" in captured.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -15,6 +16,18 @@ from hyperprune.errors import UserError
 # workers), spinning threads starve the ones doing work (measured 20x on the Lyapunov benchmark).
 # Must be set before torch loads; a value the user exported wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _percent(text: str) -> float:
+    """A share of an epoch in (0, 100]: argparse prints the one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage of an epoch; allowed: more than 0, "
+                                         f"at most 100")
+    return value
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -74,11 +87,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _run_config(args.config, args.overrides, args)
     with _logs_on_stderr(args.json):
         if args.dry_run:
+            from hyperprune.files import check_run_dir
             from hyperprune.train.dry_run import describe_train_plan, time_steps, train_plan
+            check_run_dir(cfg.run_dir)                  # what the real run would refuse
             trainer = Trainer(cfg, cfg.run_dir, verbose=False, progress=False)   # reads, never writes
             print(yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False).rstrip())
             print(train_banner(trainer), flush=True)
-            plan = train_plan(trainer, time_steps(trainer))
+            plan = train_plan(trainer, time_steps(trainer, say=lambda line: print(line, flush=True)))
             print(describe_train_plan(plan))
             result = {"dry_run": True, "config": to_dict(trainer.cfg), **plan}
         else:
@@ -117,11 +132,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch = cfg.train.test_batch if split == "test" else cfg.train.eval_batch_size
         data = batchify(getattr(corpus, split), batch).to(device)
         result[f"{split}_ppl"] = perplexity(evaluate_loss(model, data, cfg.train.bptt), split)
+        result[f"{split}_tokens"] = int(getattr(corpus, split).numel())
+        result[f"{split}_tokens_limit"] = getattr(cfg.data, f"{split}_tokens")
+    # A sparse run's checkpoint is saved after the epoch's prune/regrow, while the validation in its
+    # log ran before it: the two perplexities differ a little, and both are right.
+    result["after_mask_update"] = bool(cfg.sparse.enabled)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"epoch {result['epoch']} | valid ppl {result['valid_ppl']:.2f} | test ppl {result['test_ppl']:.2f}")
+        print("tokens: " + "; ".join(_tokens_used(split, result) for split in ("valid", "test")))
+        if result["after_mask_update"]:
+            print(f"note: the checkpoint holds epoch {result['epoch']}'s weights after its prune/regrow; the "
+                  f"run's log measured validation before it, so its valid ppl differs slightly")
     return 0
+
+
+def _tokens_used(split: str, result: dict) -> str:
+    limit = result[f"{split}_tokens_limit"]
+    if limit is None:
+        return f"{split}: all {result[f'{split}_tokens']:,}"
+    return (f"{split}: the first {result[f'{split}_tokens']:,} (data.{split}_tokens={limit}; "
+            f"data.{split}_tokens=null for all)")
 
 
 def _one_model(name: str, command: str) -> Path:
@@ -175,6 +207,7 @@ def _trained_with_corpus(args: argparse.Namespace, device):
 
     path = _one_model(args.checkpoint, args.command)
     cfg, model, payload = load_trained(path, device)
+    cfg.data = _data_overrides(cfg.data, getattr(args, "overrides", None) or [])
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
     corpus = load_corpus(cfg.data)
@@ -182,6 +215,20 @@ def _trained_with_corpus(args: argparse.Namespace, device):
         raise UserError(f"checkpoint '{path}' was trained on a vocabulary of {payload['vocab_size']:,} words, "
                         f"but the corpus read now has {len(corpus.vocab):,}; give the --data-dir it was trained on")
     return cfg, model, payload, corpus
+
+
+def _data_overrides(data_cfg, overrides: list[str]):
+    """The trained model's data settings with `data.KEY=VALUE` overrides (which tokens to evaluate
+    on); anything else would describe another model."""
+    from hyperprune.config import from_dict, merge, parse_overrides, to_dict
+    from hyperprune.data.config import DataConfig
+
+    nested = parse_overrides(overrides)
+    other = [key for key in nested if key != "data"]
+    if other:
+        raise UserError(f"evaluate takes data.KEY=VALUE overrides only (which tokens to evaluate on), got "
+                        f"'{other[0]}'; the model's other settings are the checkpoint's")
+    return from_dict(DataConfig, merge(to_dict(data_cfg), nested.get("data", {})), "data") if nested else data_cfg
 
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
@@ -226,7 +273,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     with _logs_on_stderr(args.json):
         if args.dry_run:
             from hyperprune.search.dry_run import dry_run
-            results = dry_run(cfg, device=args.device)
+            results = dry_run(cfg, device=args.device, timing=not args.no_timing)
         else:
             results = run_search(cfg, device=args.device, verbose=not args.quiet, source=args.config)
     if args.json:
@@ -279,13 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved config, the plan and a time estimate from 20 timed steps; "
                         "train and write nothing")
-    p.add_argument("--progress-every", type=float, default=10.0, metavar="PERCENT",
+    p.add_argument("--progress-every", type=_percent, default=10.0, metavar="PERCENT",
                    help="off a terminal, print a progress line every PERCENT of an epoch (default 10)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="validation and test perplexity of a checkpoint or run directory")
     p.add_argument("checkpoint", help="a .pt checkpoint or a run directory (its newest checkpoint)")
+    p.add_argument("overrides", nargs="*", help="data.KEY=VALUE: other tokens, e.g. data.test_tokens=null for "
+                                                "the whole test split of a run trained on a slice")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_data_dir(p)
@@ -335,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print results.json on stdout; logs go to stderr")
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved config, the planned rounds and cost, and a time estimate from "
-                        "20 timed steps and one spectrum; train and write nothing")
+                        "20 timed steps (or about 60 s) and one spectrum; train and write nothing")
+    p.add_argument("--no-timing", action="store_true",
+                   help="with --dry-run: print the plan at once, without timing anything (also for a device "
+                        "this machine does not have)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_search)
 
@@ -368,7 +420,7 @@ EXAMPLES = {
               "hyperprune train configs/quick-ptb.yaml train.epochs=3 sparse.sparsity=0.67 --device cpu",
               "hyperprune train configs/lstm-small-ptb.yaml --run-dir runs/small   # re-run to resume"],
     "evaluate": ["hyperprune evaluate runs/small",
-                 "hyperprune evaluate runs/demo/winner --json",
+                 "hyperprune evaluate runs/demo/winner data.test_tokens=null --json   # the whole test split",
                  "hyperprune evaluate runs/small/checkpoints/epoch-0003.pt --device cpu"],
     "spectrum": ["hyperprune spectrum runs/small --convention standard --k 10",
                  "hyperprune spectrum runs/demo/winner --convention reference --json ls.json --plot ls.png"],
@@ -437,6 +489,15 @@ def _terminated(signum, frame) -> None:
 RESUMABLE = ("train", "search", "worker")
 
 
+def _interrupted(args: argparse.Namespace) -> str:
+    """The Ctrl-C / SIGTERM line: only a real train, search or worker has work to resume."""
+    if getattr(args, "dry_run", False):
+        return "hyperprune: interrupted; a dry run writes nothing"
+    if args.command in RESUMABLE:
+        return "hyperprune: interrupted; run the same command to resume"
+    return "hyperprune: interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
@@ -470,9 +531,7 @@ def _run(args: argparse.Namespace) -> int:
                   "(e.g. by head)", file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
-            resumable = args.command in RESUMABLE and not getattr(args, "dry_run", False)
-            print("hyperprune: interrupted" + ("; run the same command to resume" if resumable else ""),
-                  file=sys.stderr)
+            print(_interrupted(args), file=sys.stderr)
             return 143 if isinstance(exc, Terminated) else 130         # 128 + the signal, as a shell reports
 
 

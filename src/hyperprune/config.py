@@ -36,6 +36,14 @@ def check_choice(what: str, value: Any, allowed: typing.Iterable[str]) -> None:
         )
 
 
+def check_whole(what: str, value: Any, allowed: str) -> int:
+    """`value` as an int, or a one-line UserError: a string, a bool or 5.5 is not silently truncated."""
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise UserError(f"{what} = {value!r} is not a whole number; allowed: {allowed}")
+    return int(value)
+
+
 def check_range(what: str, value: float, low: float | None = None, high: float | None = None,
                 *, low_open: bool = False, high_open: bool = False) -> None:
     """Raise a one-line UserError unless low <(=) value <(=) high."""
@@ -137,6 +145,8 @@ def from_dict(cls: type[T], data: dict | None, where: str = "") -> T:
     data = dict(data or {})
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    if not where:
+        _check_placement(cls, data)
     kwargs = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else str(key)
@@ -153,6 +163,41 @@ def from_dict(cls: type[T], data: dict | None, where: str = "") -> T:
     return obj
 
 
+def _places(cls: type) -> dict[str, list[str]]:
+    """Setting name -> where it lives in config tree `cls`: 'seed' (top level) or 'train.lr' (a section)."""
+    hints = get_type_hints(cls)
+    out: dict[str, list[str]] = {}
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            for sub in dataclasses.fields(hints[f.name]):
+                out.setdefault(sub.name, []).append(f"{f.name}.{sub.name}")
+        else:
+            out.setdefault(f.name, []).insert(0, f.name)       # a top-level setting is named first
+    return out
+
+
+def _check_placement(cls: type, data: dict) -> None:
+    """A setting written in the wrong section (`model.sparsity`, `train.seed`, a top-level `epochs`)
+    is named with its right place; other unknown keys get the closest name where they were written."""
+    hints = get_type_hints(cls)
+    places = _places(cls)
+    sections = {f.name for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
+    for key, value in data.items():
+        if key not in hints and key in places:
+            wrong, right, given = str(key), places[key], value
+        elif key in sections and isinstance(value, dict):
+            own = {f.name for f in dataclasses.fields(hints[key])}
+            stray = [sub for sub in value if sub not in own and sub in places]
+            if not stray:
+                continue
+            wrong, right, given = f"{key}.{stray[0]}", places[stray[0]], value[stray[0]]
+        else:
+            continue
+        example = given if isinstance(given, (str, int, float, bool)) else "..."
+        raise UserError(f"unknown config key '{wrong}': it is a setting of another section; it belongs at "
+                        f"{' or '.join(right)} (e.g. {right[0]}={example})")
+
+
 def to_dict(obj: Any) -> Any:
     """Plain data (for YAML/JSON) from a dataclass tree."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -164,8 +209,16 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+class Replace(dict):
+    """An override's mapping that replaces the config's instead of merging into it (`KEY=!{...}`)."""
+
+
 def parse_overrides(pairs: typing.Sequence[str]) -> dict:
-    """['train.lr=20', 'model.preset=lstm-small'] -> nested dict, values parsed as YAML scalars."""
+    """['train.lr=20', 'model.preset=lstm-small'] -> nested dict, values parsed as YAML scalars.
+
+    A mapping merges into the config's (`search.space={train.lr: [10, 20]}` adds an entry); after
+    `=!` it replaces it (`search.space=!{train.lr: [10, 20]}` is the whole space). `!!` stays YAML's
+    own tag (`train.lr=!!float 20`)."""
     nested: dict = {}
     for pair in pairs:
         if "=" not in pair:
@@ -173,10 +226,18 @@ def parse_overrides(pairs: typing.Sequence[str]) -> dict:
         key, raw = pair.split("=", 1)
         if not key or any(not part for part in key.split(".")):
             raise UserError(f"override '{pair}' has an empty key; use dotted names such as train.epochs=3")
+        replace = raw.startswith("!") and not raw.startswith("!!")
+        if replace:
+            raw = raw[1:]
         try:
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError:
             value = raw
+        if replace:
+            if not isinstance(value, dict):
+                raise UserError(f"override '{pair}': '=!' replaces a mapping, and {raw!r} is not one; "
+                                f"write {key}=VALUE for a single value, or {key}=!{{...}}")
+            value = Replace(value)
         node = nested
         *parents, leaf = key.split(".")
         for part in parents:
@@ -209,7 +270,9 @@ def merge(base: dict, extra: dict) -> dict:
     """Deep-merge `extra` into a copy of `base` (extra wins)."""
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, Replace):
+            out[key] = dict(value)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
             out[key] = value

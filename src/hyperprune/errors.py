@@ -7,8 +7,9 @@ The CLI prints it and exits non-zero; anything else is a bug and keeps its trace
 from __future__ import annotations
 
 
-class UserError(Exception):
-    """Bad input from the user (config, data, command line). Printed as one line."""
+class UserError(ValueError):
+    """Bad input from the user (config, data, command line, an API argument). Printed as one line.
+    A ValueError, so Python callers of the API catch it as the bad value it is."""
 
     exit_code = 2
 

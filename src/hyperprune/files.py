@@ -57,9 +57,23 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def check_run_dir(path: str | Path) -> Path:
+    """`path` as a run directory that exists or can be created: a one-line UserError when it, or a
+    folder above it, is a file (mkdir would only say "File exists"). Reads, never writes: dry runs
+    call it too."""
+    path = Path(path)
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == path else f"is inside '{place}', which is a file"
+                raise UserError(f"run directory '{path}' {what}; choose a folder with run_dir=PATH")
+            break
+    return path
+
+
 def writable_run_dir(path: str | Path) -> Path:
     """Create `path` if needed and prove it is writable now, before any work is done in it."""
-    path = Path(path)
+    path = check_run_dir(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"

@@ -250,3 +250,45 @@ def test_in_a_maximize_study_the_highest_values_are_kept():
         trial.report(value, 0)
     assert [t.should_prune() for t in trials] == [True, False, False, False]   # keep 4 // 2 + 1 = 3
     assert pruner.rounds(study)[0].kept == [1, 3, 2]
+
+
+def _sequential(direction: str, pruner) -> optuna.Study:
+    study = optuna.create_study(direction=direction, pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        for epoch in range(4):
+            trial.report(abs(x - 0.5) / (epoch + 1), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return abs(x - 0.5) / 4
+
+    study.optimize(objective, n_trials=6)
+    return study
+
+
+def test_a_sequential_study_is_told_once_that_its_trials_were_not_stopped(recwarn):
+    import warnings
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        study = _sequential("minimize", LSHPruner(n_trials=6, first_step=0, round_every=1, finalists=2))
+    messages = [str(w.message) for w in recwarn.list if "LSHPruner" in str(w.message)]
+    # round 0 fills when trial 5 reports: 4 of 6 kept; trials eliminated there had completed already
+    eliminated = sorted(range(6), key=lambda t: (abs(study.trials[t].params["x"] - 0.5), t))[4:]
+    completed = [t for t in eliminated if study.trials[t].state == optuna.trial.TrialState.COMPLETE]
+    assert completed and len(messages) == 1
+    assert messages[0].startswith(f"LSHPruner: trial {completed[0]} completed although round 0 (step 0) "
+                                  f"eliminates it: its round filled only after it ended")
+
+
+def test_a_maximize_study_is_warned_once(recwarn):
+    import warnings
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        _sequential("maximize", LSHPruner(n_trials=6, first_step=0, round_every=1, finalists=2))
+    messages = [str(w.message) for w in recwarn.list if "'maximize'" in str(w.message)]
+    assert messages == ["LSHPruner on a 'maximize' study keeps the trials with the highest values; a spectrum "
+                        "distance is better when lower: create the study with direction='minimize' unless higher "
+                        "is better for what you report"]

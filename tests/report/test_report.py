@@ -137,3 +137,15 @@ def test_cli_writes_to_out(complete_run, tmp_path, capsys):
     out = tmp_path / "elsewhere"
     assert main(["report", str(complete_run), "--out", str(out)]) == 0
     assert (out / "index.html").is_file() and str(out / "index.html") in capsys.readouterr().out
+
+
+def test_the_candidates_section_has_one_heading_and_duplicates_name_whom_they_repeat(tmp_path):
+    results = make_results("complete")
+    results["candidates"][3].update(status="duplicate", duplicate_of=1)
+    run = write_run(tmp_path / "dup", results)
+    page = write_report(run).index.read_text()
+    assert page.count(">Candidates<") == 1
+    assert "<h3>Settings, scores and perplexities of every candidate</h3>" in page
+    assert "1 duplicate(s), not trained: 3 repeats 1" in page
+    rows = read_csv(run / "report" / "candidates.csv")
+    assert [r["duplicate_of"] for r in rows if r["id"] == "3"] == ["1"]

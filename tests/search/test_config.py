@@ -109,3 +109,19 @@ def test_a_study_stored_before_a_setting_existed_resumes(tiny_cfg):
     changed = resolved_paths(tiny_cfg(search={"n_candidates": 3}))
     with pytest.raises(UserError, match=r"other settings \(search.n_candidates\)"):
         _open_study(changed, storage)
+
+
+def test_a_mapping_override_merges_and_equals_bang_replaces():
+    demo = REPO / "configs" / "demo.yaml"
+    yaml_space = set(load_search_config(demo).search.space)
+    merged = load_search_config(demo, ["search.space={train.lr: [10, 20]}"]).search.space
+    assert set(merged) == yaml_space | {"train.lr"}
+    replaced = load_search_config(demo, ["search.space=!{train.lr: [10, 20]}"]).search.space
+    assert replaced == {"train.lr": [10, 20]}
+    with pytest.raises(UserError, match="search.space is empty"):
+        load_search_config(demo, ["search.space=!{}"])
+    with pytest.raises(UserError) as err:
+        load_search_config(demo, ["train.lr=!5"])
+    assert str(err.value) == ("override 'train.lr=!5': '=!' replaces a mapping, and '5' is not one; write "
+                              "train.lr=VALUE for a single value, or train.lr=!{...}")
+    assert load_search_config(demo, ["train.lr=!!float 7"]).train.lr == 7.0     # YAML's own tag

@@ -42,7 +42,8 @@ def test_lsh_plans_the_papers_rounds_and_cost():
 
 
 def test_full_and_asha_costs_and_compared_epochs():
-    assert FullTraining(cfg("full")).planned_cost() == {"candidate_epochs": 2600, "full_training_epochs": 2600}
+    assert FullTraining(cfg("full")).planned_cost() == {"candidate_epochs": 2600, "full_training_epochs": 2600,
+                                                        "dense_epochs": 100}
     assert FullTraining(cfg("full")).compared_epochs() == []
     asha = ASHA(cfg("asha", e0=1, final=10, keep=0.5))
     assert asha.rungs == asha_rungs(1, 0.5, 10) == [1, 2, 4, 8, 10] and asha.eta == 2

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hyperprune.config import check_choice, check_range
+from hyperprune.config import check_choice, check_range, check_whole
 from hyperprune.errors import UserError
 from hyperprune.lyapunov.analytic import AnalyticTangent
 from hyperprune.lyapunov.probe import Probe
@@ -136,7 +136,9 @@ def model_spectrum(
     """
     check_choice("Lyapunov convention", convention, CONVENTIONS)
     conv = CONVENTIONS[convention]
-    warmup = probe.warmup if warmup is None else int(warmup)
+    if k is not None:
+        k = check_whole("k (number of exponents)", k, "a whole number >= 1, or None for all")
+    warmup = probe.warmup if warmup is None else check_whole("warmup", warmup, "a whole number >= 0")
     check_range("warmup", warmup, 0)
     if isinstance(frame_dtype, str):
         check_choice("frame dtype", frame_dtype, DTYPES)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hyperprune.config import check_choice, check_range
+from hyperprune.config import check_choice, check_range, check_whole
 from hyperprune.errors import UserError
 from hyperprune.lyapunov.result import LyapunovSpectrum, describe_nonfinite
 from hyperprune.lyapunov.tangents import AutogradTangent, Step, TangentMap
@@ -50,6 +50,16 @@ def initial_frame(n: int, k: int, init: str = "random", seed: int = 0) -> Tensor
     gaussian = np.random.default_rng(seed).standard_normal((k, n)).T  # (n, k): column j = draw j
     q, r = torch.linalg.qr(torch.from_numpy(np.ascontiguousarray(gaussian)))
     return q * torch.sign(r.diagonal()).unsqueeze(0)
+
+
+def spectrum_flops(n: int, k: int, tangent_steps: int, sequences: int) -> int:
+    """Floating-point operations of one spectrum, counted per tangent step and sequence: the
+    Jacobian applied to the k frame vectors as a dense n x n product (2 n^2 k; the analytic
+    Jacobians are structured, so this is an upper figure) and a Householder QR of the (n, k) frame
+    with its Q formed (4 n k^2 - 4/3 k^3; Golub & Van Loan, sec. 5.2.2). The state's own update
+    and the warm-up that moves no frame are left out."""
+    per_step = 2 * n * n * k + 4 * n * k * k - (4 * k ** 3) // 3
+    return per_step * tangent_steps * sequences
 
 
 def qr_positive(Z: Tensor) -> tuple[Tensor, Tensor]:
@@ -126,7 +136,7 @@ def lyapunov_spectrum(
         raise UserError(f"{n_inputs} inputs leave {steps} measured steps after warmup={warmup} and "
                         f"tangent_warmup={tangent_warmup}; allowed: at least 1 measured step")
     n = tangent.dim(state)
-    k = n if k is None else int(k)
+    k = n if k is None else check_whole("k (number of exponents)", k, f"1 to {n}, or None for all")
     check_range("k (number of exponents)", k, 1, n)
     batch = state[0].shape[0]
     frame_dtype = frame_dtype or state[0].dtype

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from hyperprune.config import check_range
+from hyperprune.config import check_range, closest
 from hyperprune.errors import UserError
 from hyperprune.lyapunov.conventions import model_spectrum
 from hyperprune.lyapunov.probe import Probe
@@ -307,6 +307,8 @@ def module_spectrum(model: nn.Module, inputs: Probe | Tensor, *, convention: str
     options: those of `model_spectrum` (k, tangent_warmup, qr_every, log_base, frame_dtype, method,
         init, seed). The analytic tangents apply to LSTM, GRU and tanh-RNN modules.
     """
+    _check_options(options)
+    model = _in_float32(model)
     if isinstance(model, RecurrentLM):
         if not isinstance(inputs, Probe) or isinstance(inputs, FeatureProbe):
             raise UserError(f"a {type(model).__name__} reads token ids: pass a Probe (make_probe); "
@@ -321,3 +323,28 @@ def module_spectrum(model: nn.Module, inputs: Probe | Tensor, *, convention: str
         result.model["class"] = type(model).__name__
         result.model["module"] = f"torch.nn.{type(core.rnn).__name__}"
     return result
+
+
+def _check_options(options: dict) -> None:
+    """An unknown keyword is named against `spectrum`'s own (a TypeError would name an inner function)."""
+    import inspect
+    allowed = [name for name, p in inspect.signature(model_spectrum).parameters.items()
+               if p.kind is p.KEYWORD_ONLY and name not in ("convention", "warmup")]
+    for name in options:
+        if name not in allowed:
+            raise UserError(f"spectrum() got an unknown argument '{name}'{closest(name, allowed + ['rnn', 'embedding', 'warmup', 'convention'])}; "
+                            f"allowed: convention, rnn, embedding, warmup, {', '.join(allowed)}")
+
+
+def _in_float32(model: nn.Module) -> nn.Module:
+    """A half-precision model (float16, bfloat16) measured as a float32 copy, with one warning:
+    QR and the Jacobian products have no half-precision CPU kernels, and their rounding would swamp
+    the small exponents anyway."""
+    half = {p.dtype for p in model.parameters() if p.dtype in (torch.float16, torch.bfloat16)}
+    if not half:
+        return model
+    import copy
+    import warnings
+    warnings.warn(f"the model's weights are {', '.join(sorted(str(d) for d in half))}; its spectrum is "
+                  f"measured on a float32 copy", stacklevel=3)
+    return copy.deepcopy(model).float()

@@ -91,6 +91,7 @@ def candidate_table(results: SearchResults) -> Table:
             "train_s": number(c.get("train_s")),
             "spectrum_s": number(c.get("spectrum_s")),
             "eliminated_in_round": c.get("eliminated_in_round"),
+            "duplicate_of": c.get("duplicate_of"),      # whose settings a duplicate repeats
             "failure": c.get("failure"),
         })
         rows.append(row)
@@ -98,7 +99,12 @@ def candidate_table(results: SearchResults) -> Table:
     failed = [r["id"] for r in rows if r["status"] == "failed"]
     if failed:
         notes.append(f"{len(failed)} candidate(s) failed: {', '.join(failed)} (reason in the 'failure' column)")
-    return Table("candidates", "Candidates", _columns(rows, ["id", "status"]), rows, notes)
+    duplicates = [f"{r['id']} repeats {r['duplicate_of']}" for r in rows if r["duplicate_of"] is not None]
+    if duplicates:
+        notes.append(f"{len(duplicates)} duplicate(s), not trained: {', '.join(duplicates)}")
+    # The section is headed "Candidates" already: the table says what its rows hold.
+    return Table("candidates", "Settings, scores and perplexities of every candidate",
+                 _columns(rows, ["id", "status"]), rows, notes)
 
 
 def bracket_table(results: SearchResults) -> Table:

@@ -63,11 +63,16 @@ class SearchConsole:
             if job.kind == "score":
                 parts.append(f"score {result['score']:9.4g}")
             if job.kind == "asha":
+                # every rung's score and the decision, as LSH prints each round
                 last = max(result["scores"], key=int)
                 parts[1] = f"epoch {int(last):3d}"
-                parts.append(f"score {result['scores'][last]:9.4g}")
+                parts.append("scores " + ", ".join(f"e{int(e)} {v:.4g}" for e, v in
+                                                   sorted(result["scores"].items(), key=lambda kv: int(kv[0]))))
                 if result.get("pruned_at") is not None:
-                    parts.append(f"pruned at rung {result['pruned_at']}")
+                    parts.append(f"stopped at rung {result['pruned_at']} (epoch {int(last)}): not in the best "
+                                 f"1/{getattr(self.strategy, 'eta', 2)} there")
+                else:
+                    parts.append("went on at every rung")
             parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
             if result.get("test_ppl") is not None:
                 parts.append(f"test ppl {result['test_ppl']:8.2f}")
@@ -82,7 +87,10 @@ class SearchConsole:
         if record.epoch >= job.epoch:
             return
         name = "dense" if job.candidate is None else f"candidate {job.candidate}"
-        self.say(f"{name:>13} | epoch {record.epoch:3d} of {job.epoch:3d} | valid ppl {record.valid_ppl:8.2f} | "
+        # The dense model is trained in several jobs (one per compared epoch) towards one budget:
+        # "epoch 1 of 2" followed by "epoch 3 of 4" read as two runs.
+        target = self.cfg.final_epochs if job.candidate is None else job.epoch
+        self.say(f"{name:>13} | epoch {record.epoch:3d} of {target:3d} | valid ppl {record.valid_ppl:8.2f} | "
                  f"{record.wall_s:6.1f} s, {record.tokens_per_s:,.0f} tok/s")
 
     def job_taken_over(self, job: Job) -> None:
@@ -97,8 +105,7 @@ class SearchConsole:
         if not self._pool_printed and len(plan.proposals) == s.n_candidates and (plan.rounds or plan.finalists is not None):
             dups = [p for p in plan.proposals if p.duplicate_of is not None]
             if dups:
-                self.say(f"pool: {s.n_candidates} proposals, {len(dups)} duplicate(s) collapsed: " +
-                         ", ".join(f"{p.slot} = {p.duplicate_of}" for p in dups))
+                self.say(duplicates_line(s.n_candidates, [(p.slot, p.duplicate_of) for p in dups]))
             self._pool_printed = True
         if not self.strategy.prints_rounds:
             return
@@ -134,6 +141,20 @@ class SearchConsole:
             print(summary_text(results), flush=True)
 
 
+def setting_text(value: Any) -> str:
+    """A searched setting as people write it: a float from a stepped range is a sum of binary
+    fractions (0.4 + 3 x 0.1 = 0.7000000000000001), printed to 12 significant digits (0.7)."""
+    return f"{value:.12g}" if isinstance(value, float) else str(value)
+
+
+def duplicates_line(proposals: int, duplicates: list[tuple[int, int]]) -> str:
+    """The pool's repeated proposals in words: (candidate, the candidate whose settings it repeats)."""
+    n = len(duplicates)
+    copies = "; ".join(f"candidate {c} repeats candidate {original}'s settings" for c, original in duplicates)
+    return (f"pool: {proposals} proposals, {proposals - n} distinct: {copies} (the same run, so "
+            f"{'it is' if n == 1 else 'they are'} not trained again)")
+
+
 def summary_text(results: dict[str, Any]) -> str:
     """The end-of-search table: dense and winner perplexities, the winner's settings and the cost."""
     dense, winner = results["dense"], results["winner"]
@@ -144,7 +165,7 @@ def summary_text(results: dict[str, Any]) -> str:
     if winner is not None:
         lines.append(f"{'winner (candidate ' + str(winner['id']) + ')':>22} {winner['valid_ppl']:10.2f} "
                      f"{winner['test_ppl']:10.2f}")
-        lines.append("winner settings: " + ", ".join(f"{k}={v}" for k, v in winner["params"].items()))
+        lines.append("winner settings: " + ", ".join(f"{k}={setting_text(v)}" for k, v in winner["params"].items()))
         lines.append(f"exported to {winner['export_dir']} (hyperprune evaluate {winner['export_dir']})")
     else:
         lines.append("no winner: every candidate failed (see results.json)")

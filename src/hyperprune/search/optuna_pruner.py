@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import optuna
@@ -153,6 +154,7 @@ class LSHPruner(optuna.pruners.BasePruner):
             raise UserError(f"LSHPruner poll_interval = {poll_interval!r}; allowed: seconds > 0")
         self.wait = float(wait)
         self.poll_interval = float(poll_interval)
+        self._warned: set[str] = set()       # each warning once per pruner
 
     def rounds(self, study: optuna.Study, pool: int = 0) -> list[PoolRound]:
         """The rounds of pool `pool` as the study's reports stand now (for reports and tests)."""
@@ -171,12 +173,38 @@ class LSHPruner(optuna.pruners.BasePruner):
     def _eliminated(self, rounds: list[PoolRound], number: int) -> bool:
         return any(r.full and number in r.alive and number not in r.kept for r in rounds)
 
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, stacklevel=3)
+
+    def _check_use(self, study: optuna.Study, rounds: list[PoolRound], pool: int) -> None:
+        """Warnings for a study this pruner cannot serve as meant: one that maximises, and one whose
+        trials run one after another (each ends before its round fills, so none is stopped)."""
+        if study.direction == optuna.study.StudyDirection.MAXIMIZE:
+            self._warn_once("maximize", "LSHPruner on a 'maximize' study keeps the trials with the highest "
+                                        "values; a spectrum distance is better when lower: create the study with "
+                                        "direction='minimize' unless higher is better for what you report")
+        eliminated = {t: r for r in rounds if r.full for t in r.alive if t not in r.kept}
+        if not eliminated:
+            return
+        completed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+        trained_on = sorted(t for t in eliminated if t in completed)
+        if trained_on:
+            r = eliminated[trained_on[0]]
+            self._warn_once("sequential", f"LSHPruner: trial {trained_on[0]} completed although round {r.round} "
+                                          f"(step {r.step}) eliminates it: its round filled only after it ended, as "
+                                          f"in a sequential study.optimize, so it was not stopped; run the pool in "
+                                          f"lockstep (ask/tell) or in parallel with wait > 0 to save that compute "
+                                          f"(docs/api.md)")
+
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
         if step is None:
             return False
         pool = trial.number // self.n_trials
         rounds = self.rounds(study, pool)
+        self._check_use(study, rounds, pool)
         if self._eliminated(rounds, trial.number):
             return True
         pending = rounds[-1] if rounds and not rounds[-1].full else None

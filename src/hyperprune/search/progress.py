@@ -116,8 +116,7 @@ def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | 
         ("sparsity", context["sparsity"]["line"]),
         ("search", f"{strategy.describe()}: {s.n_candidates} candidates from the {s.sampler} sampler, varying "
                    f"{', '.join(context['search']['varied'])}"),
-        ("epochs", f"e0 {s.first_epoch}, +{s.epochs_per_round} per round, {s.finalists} finalist(s) to "
-                   f"{cfg.final_epochs}"),
+        ("epochs", strategy.schedule_line()),
         *[("", line) for line in strategy.plan_lines()],
         ("spectrum", f"{lyap['convention']} convention ({lyap['unit']}), k {lyap['k'] or 'all'}, "
                      f"{lyap['sequences']} x {lyap['length']} tokens"

@@ -33,6 +33,10 @@ from hyperprune.train.config import RunConfig
 # Sections a candidate may change. Data, seed and device are shared with the dense reference and
 # the probe, so a search that varied them would compare candidates against different references.
 SEARCHABLE = ("model", "train", "sparse")
+# Settings the search's own schedule decides for every candidate: a space entry would be overridden
+# (a candidate "with train.epochs=3" trained to the budget anyway), so it is refused.
+SCHEDULED = {"train.epochs": "the search trains every candidate to its budget (search.final_epochs, else "
+                             "train.epochs) on its own round schedule; set train.epochs outside the space"}
 
 
 def paper_space() -> dict[str, Any]:
@@ -234,6 +238,8 @@ def _check_key(key: str, base: dict[str, Any]) -> None:
     if section not in SEARCHABLE:
         raise UserError(f"{where} cannot be searched; allowed sections: {', '.join(s + '.' for s in SEARCHABLE)} "
                         f"(data, seed and device are shared with the dense reference)")
+    if key in SCHEDULED:
+        raise UserError(f"{where} cannot be searched: {SCHEDULED[key]}")
     node = base[section]
     parts = rest.split(".") if rest else []
     if not parts:

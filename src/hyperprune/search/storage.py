@@ -23,6 +23,11 @@ from hyperprune.files import ProcessLock
 T = TypeVar("T")
 
 RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# The SQLite file this process opened (one at most: SQLite storage is single-process), so that a
+# write failing because it was deleted can name it; SQLAlchemy's error does not.
+_sqlite_file: Path | None = None
 
 
 def scheme(url: str) -> str:
@@ -85,6 +90,9 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UserError(f"cannot create the folder of storage '{url}': {exc.strerror}") from None
+            check_sqlite_file(path)
+            global _sqlite_file
+            _sqlite_file = path
         engine_kwargs["connect_args"] = {"timeout": 60}
     else:
         engine_kwargs["pool_pre_ping"] = True
@@ -103,6 +111,33 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
         if not _is_connection_error(exc) and not isinstance(exc, (ValueError, sa.ArgumentError)):
             raise
         raise UserError(f"cannot reach storage '{redact(given)}': {_first_line(_root(exc))}") from None
+
+
+def check_sqlite_file(path: Path) -> None:
+    """A one-line UserError when `path` exists but is not an SQLite database (SQLAlchemy's
+    DatabaseError would come as a traceback); a missing or empty file is a new study."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"cannot read the SQLite storage '{path}' ({exc.strerror})") from None
+    if head and head != SQLITE_HEADER:
+        raise UserError(f"storage file '{path}' is not an SQLite database; point search.storage at another "
+                        f"file (sqlite:///PATH), or move this one away to start a new study there")
+
+
+def _sqlite_gone(exc: BaseException) -> UserError | None:
+    """The one line for an SQLite file deleted (or made read-only) under a running search, whose
+    every write then fails as "attempt to write a readonly database"; retrying cannot help."""
+    if "readonly database" not in str(exc):
+        return None
+    what = f"'{_sqlite_file}'" if _sqlite_file is not None else "file"
+    state = "was deleted" if _sqlite_file is not None and not _sqlite_file.exists() else "cannot be written"
+    return UserError(f"the SQLite storage {what} {state} while the search ran (attempt to write a readonly "
+                     f"database); it holds the search's records: restore it and run the same command again, "
+                     f"or start over with another run_dir")
 
 
 def _root(exc: BaseException) -> BaseException:
@@ -146,7 +181,12 @@ def retrying(fn: Callable[[], T], attempts: int = 12, first_wait: float = 0.5, m
             return fn()
         except Exception as exc:
             if not _is_connection_error(exc) or attempt == attempts:
+                gone = _sqlite_gone(_root(exc)) or _sqlite_gone(exc)
+                if gone is not None:
+                    raise gone from None
                 raise
+            if (gone := _sqlite_gone(_root(exc)) or _sqlite_gone(exc)) is not None:
+                raise gone from None
             if is_database_locked(exc):
                 raise UserError("the SQLite storage is locked by another process: SQLite takes one process "
                                 "at a time; use postgresql:// (or mysql://, journal:///) for several workers") from None

@@ -154,3 +154,10 @@ class ASHA(SearchStrategy):
 
     def describe(self) -> str:
         return f"ASHA on the {self.metric_words()}"
+
+    def schedule_line(self) -> str:
+        rungs = ", ".join(map(str, self.rungs[:-1]))
+        if not rungs:
+            return f"no rung below the budget: every trial trained to epoch {self.final_epochs}"
+        return (f"rungs at epoch{'s' if len(self.rungs) > 2 else ''} {rungs} (eta {self.eta}): a trial goes on "
+                f"while in the best 1/{self.eta} at its rung, to epoch {self.final_epochs}")

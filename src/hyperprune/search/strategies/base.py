@@ -87,9 +87,12 @@ class SearchStrategy(abc.ABC):
         return len(self.compared_epochs()) + self.candidate_spectra()
 
     def planned_cost(self) -> dict[str, int]:
-        """Candidate epochs planned, against training every candidate fully."""
+        """Candidate epochs planned, against training every candidate fully; and the dense model's
+        epochs, which both sides pay: it is trained to the budget for the winner-vs-dense comparison
+        (and, with metric ls, for the spectra the candidates are compared with)."""
         n = self.settings.n_candidates
-        return {"candidate_epochs": self.planned_epochs(n), "full_training_epochs": n * self.final_epochs}
+        return {"candidate_epochs": self.planned_epochs(n), "full_training_epochs": n * self.final_epochs,
+                "dense_epochs": self.final_epochs}
 
     # -- words ----------------------------------------------------------------------------------
 
@@ -97,18 +100,32 @@ class SearchStrategy(abc.ABC):
     def describe(self) -> str:
         """The banner's one-line account of the method."""
 
+    def schedule_line(self) -> str:
+        """The banner's "epochs" row: when candidates are scored and how far they train."""
+        return f"every candidate trained to epoch {self.final_epochs}"
+
     def plan_lines(self) -> list[str]:
-        """The banner's lines about the plan: rounds, then the cost."""
+        """The banner's lines about the plan: rounds, the dense model, then the cost."""
         rounds = self.planned_rounds()
         lines = []
         if rounds:
             lines.append("rounds: " + "; ".join(f"{r['round']} at epoch {r['epoch']}: {r['candidates']} -> "
                                                 f"{r['kept']}" for r in rounds))
+        lines.append(self.dense_line())
         cost = self.planned_cost()
-        lines.append(f"cost: {cost['candidate_epochs']} candidate epochs planned, against "
-                     f"{cost['full_training_epochs']} to train all {self.settings.n_candidates} fully "
-                     f"({cost['candidate_epochs'] / cost['full_training_epochs']:.0%})")
+        dense, candidates, full = cost["dense_epochs"], cost["candidate_epochs"], cost["full_training_epochs"]
+        lines.append(f"cost: {candidates} candidate epochs + {dense} dense = {candidates + dense}, against "
+                     f"{full} + {dense} = {full + dense} to train all {self.settings.n_candidates} fully "
+                     f"({(candidates + dense) / (full + dense):.0%}; candidates alone {candidates / full:.0%})")
         return lines
+
+    def dense_line(self) -> str:
+        """Why the dense model is trained, and how far."""
+        compared = self.compared_epochs()
+        why = ("the winner-vs-dense comparison only (no spectrum is compared)" if not compared else
+               f"its spectra at epoch{'s' if len(compared) > 1 else ''} {', '.join(map(str, compared))} and "
+               f"the winner-vs-dense comparison")
+        return f"dense: trained to epoch {self.final_epochs} for {why}"
 
     def candidates_settled(self, records: dict[str, JobRecord]) -> int:
         """Candidates whose first job is settled (done or failed): a resumed search's progress."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperprune.errors import UserError
 from hyperprune.search import rounds as round_logic
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.rounds import FAILED, PENDING
@@ -30,6 +31,10 @@ class LSH(SearchStrategy):
     def __init__(self, cfg):
         super().__init__(cfg)
         s = self.settings
+        if s.finalists > s.n_candidates:
+            # as LSHPruner refuses more finalists than trials, rather than quietly training fewer
+            raise UserError(f"search.finalists = {s.finalists} is more than search.n_candidates = "
+                            f"{s.n_candidates}; allowed: 1 to {s.n_candidates} ({s.n_candidates}: no rounds)")
         # The round schedule, as attributes so that a variant of LSH is a subclass that sets them.
         self.keep, self.epochs_per_round = s.keep, s.epochs_per_round
         self.sizes = round_logic.planned_sizes(s.n_candidates, self.keep, s.finalists)
@@ -119,6 +124,11 @@ class LSH(SearchStrategy):
 
     def describe(self) -> str:
         return f"LSH rounds on the {self.metric_words()}"
+
+    def schedule_line(self) -> str:
+        s = self.settings
+        return (f"e0 {s.first_epoch}, +{self.epochs_per_round} per round, {s.finalists} finalist(s) to "
+                f"{self.final_epochs}")
 
     def plan_lines(self) -> list[str]:
         lines = super().plan_lines()
