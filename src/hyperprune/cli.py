@@ -103,17 +103,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from hyperprune.data import batchify
     from hyperprune.perplexity import perplexity
-    from hyperprune.train import evaluate_loss, resolve_device
+    from hyperprune.train import evaluate_model, resolve_device
 
     device = resolve_device(args.device)
     cfg, model, payload, corpus = _trained_with_corpus(args, device)
     result = {"checkpoint": str(args.checkpoint), "epoch": payload["epoch"]}
+    numbers = evaluate_model(cfg, model, corpus, device)
     for split in ("valid", "test"):
-        batch = cfg.train.test_batch if split == "test" else cfg.train.eval_batch_size
-        data = batchify(getattr(corpus, split), batch).to(device)
-        result[f"{split}_ppl"] = perplexity(evaluate_loss(model, data, cfg.train.bptt), split)
+        result[f"{split}_ppl"] = perplexity(numbers[f"{split}_loss"], split)
     if args.json:
         print(json.dumps(result))
     else:
