@@ -223,7 +223,14 @@ def final_state(trainer: Trainer, epoch: int, *, which: str, scratch_trainer: Ca
         else:
             state_epoch = last_improving(trainer.val_losses, epoch)
             path = best_valid_path(trainer.run_dir, state_epoch)
-            if not path.is_file():
+            saved = checkpoint_path(trainer.checkpoint_dir, state_epoch)
+            if not path.is_file() and saved.is_file() and (trainer.sparse is None
+                                                           or state_epoch == trainer.cfg.train.epochs):
+                # No mask update followed that epoch (a dense run; a sparse run's last epoch), so its
+                # checkpoint holds the state as validated: a cache trained before keeping existed
+                # is not retrained for it.
+                path = saved
+            elif not path.is_file():
                 # Not kept (trained before keeping was asked for), or superseded by a later improving
                 # epoch of a longer run: retrained in scratch, which is deterministic, and kept.
                 keep_it = lambda tr, e: _keep_state(tr, e) if e == state_epoch else None
