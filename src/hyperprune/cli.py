@@ -121,22 +121,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from hyperprune.data import batchify
     from hyperprune.perplexity import perplexity
-    from hyperprune.train import evaluate_loss, resolve_device
+    from hyperprune.train import evaluate_model, resolve_device
 
     device = resolve_device(args.device)
     cfg, model, payload, corpus = _trained_with_corpus(args, device)
     result = {"checkpoint": str(args.checkpoint), "epoch": payload["epoch"]}
+    numbers = evaluate_model(cfg, model, corpus, device)
     for split in ("valid", "test"):
-        batch = cfg.train.test_batch if split == "test" else cfg.train.eval_batch_size
-        data = batchify(getattr(corpus, split), batch).to(device)
-        result[f"{split}_ppl"] = perplexity(evaluate_loss(model, data, cfg.train.bptt), split)
+        result[f"{split}_ppl"] = perplexity(numbers[f"{split}_loss"], split)
         result[f"{split}_tokens"] = int(getattr(corpus, split).numel())
         result[f"{split}_tokens_limit"] = getattr(cfg.data, f"{split}_tokens")
-    # A sparse run's checkpoint is saved after the epoch's prune/regrow, while the validation in its
-    # log ran before it: the two perplexities differ a little, and both are right.
-    result["after_mask_update"] = bool(cfg.sparse.enabled)
+    # A sparse run's training checkpoint is saved after the epoch's prune/regrow (none follows the last
+    # epoch), while the validation in its log ran before it: the two perplexities differ a little, and
+    # both are right. A kept best-validation state is the pre-update model itself.
+    result["after_mask_update"] = bool(cfg.sparse.enabled and not payload.get("evaluation_state")
+                                       and payload["epoch"] < cfg.train.epochs)
     if args.json:
         print(json.dumps(result))
     else:

@@ -41,6 +41,7 @@ def test_a_later_search_rewinds_the_cached_dense_run_to_an_earlier_epoch(tiny_cf
         assert "1" in c["scores"] and c["status"] in ("finalist", "winner")
     # the cached run is untouched, its new spectrum is cached beside it, and no scratch copy is left
     assert {p.name: p.stat().st_mtime_ns for p in checkpoints.iterdir()} == stamps
+    # (its final numbers are its checkpoint of epoch 3, its best: nothing retrained for them)
     assert {p.name for p in dense.dir.iterdir()} <= entries | {"spectra", "config.json", ".lock"}
     assert len(list((dense.dir / "spectra").glob("*-epoch-0001.json"))) == 1
     assert [p.name for p in shared.iterdir()] == [dense.dir.name]

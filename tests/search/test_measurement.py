@@ -144,7 +144,7 @@ def test_a_search_records_the_spectrum_of_the_state_lyapunov_measure_names(tiny_
     assert candidate["spectra"][str(EPOCH)] == expected.mean.tolist()
     stored = json.loads((cfg.checkpoint_dir / "0000" / "spectra" / f"epoch-{EPOCH:04d}.json").read_text())
     assert stored["measured"]["point"] == point
-    assert not (cfg.checkpoint_dir / "0000" / "last-improving.pt").exists()     # the finalist's job removed it
+    assert (cfg.checkpoint_dir / "0000" / "best-valid").is_dir()        # the finalist's reported state
     dense = results["dense"]["spectra"][str(EPOCH)]
     l2 = math.sqrt(sum((a - b) ** 2 for a, b in zip(expected.mean.tolist(), dense)))
     assert candidate["scores"][str(EPOCH)] == pytest.approx(l2, rel=1e-12)
@@ -206,7 +206,7 @@ def test_last_improving_measures_the_pre_update_state_of_the_last_better_epoch(r
     assert again.scratch is None and again.spectrum.mean.tolist() == before_1.mean.tolist()
     # ... and without those either: retrained from the start in a scratch directory.
     path.unlink()
-    (directory / "last-improving.pt").unlink()
+    (directory / "best-valid" / "epoch-0001.pt").unlink()
     rewound = reach(_trainer(run_cfg, directory), EPOCH, **kwargs)
     assert rewound.scratch is not None and rewound.spectrum.mean.tolist() == before_1.mean.tolist()
     rewound.release()

@@ -5,6 +5,8 @@ round continues from its checkpoint, and a job taken over after a crash resumes 
 one. Every candidate uses the search's seed, so candidates differ only by their settings. Its score
 at an epoch is `score()`: the spectrum distance to the dense model at that epoch (metric ls), or
 the validation perplexity (metric loss), with every check that makes it a number a ranking can use.
+A finalist's numbers (valid and test perplexity, parameter counts, the file the winner export
+copies) all come from the one state `search.final_state` names (`measurement.final_state`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from hyperprune.lyapunov import distance
 from hyperprune.perplexity import perplexity
 from hyperprune.search.asha_trial import AshaTrial
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.measurement import LAST_IMPROVING, Measured
+from hyperprune.search.measurement import FinalState, Measured
 from hyperprune.search.proposals import Proposal
 from hyperprune.train import TrainingDiverged
 from hyperprune.train.checkpoint import checkpoint_path
@@ -128,14 +130,23 @@ class CandidateRun:
                           checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, epoch)))
             if scored.failure is not None:
                 raise JobFailed(scored.failure, result)
-            if job.kind == "final":
-                result["test_ppl"] = reached.at_epoch.evaluate("test")
-                # No epoch of a finalist is scored again: the kept pre-update weights (a model's
-                # worth of disk) have served.
-                (self.run_dir / LAST_IMPROVING).unlink(missing_ok=True)
         finally:
             reached.release()
+        if job.kind == "final":
+            result.update(self.final_numbers(check_lease))
         return result, result["score"]
+
+    def final_numbers(self, check_lease) -> dict[str, Any]:
+        """The run's final numbers and the file they were evaluated on, from one state
+        (`search.final_state`): the valid ppl that picks the winner is the test ppl's model's."""
+        try:
+            ended: FinalState = self.bench.final_state(self.trainer, lambda d: self.bench.trainer(self.run_cfg, d),
+                                                       check_lease)
+        except TrainingDiverged as exc:          # a rewind cannot diverge where the run did not
+            raise JobFailed(f"diverged: {exc}", self.partial()) from None
+        return {"valid_ppl": ended.valid_ppl, "test_ppl": ended.test_ppl, "state_epoch": ended.epoch,
+                "params_total": ended.params_total, "params_nonzero": ended.params_nonzero,
+                "checkpoint": ended.checkpoint}
 
     def run_asha(self, trial: AshaTrial, strategy, records: dict[str, JobRecord], check_lease,
                  idle) -> tuple[dict[str, Any], float]:
@@ -148,7 +159,7 @@ class CandidateRun:
                                   "scores": {}, "spectra": {}, "spectrum_s": 0.0, "pruned_at": None,
                                   "test_ppl": None}
         if trial.finished:
-            return self._replay(trial, rungs, result)
+            return self._replay(trial, rungs, result, check_lease)
         # Taken over mid-trial: a rung the trial reported and then trained past was a promotion the
         # pruner already granted; asking again, against more competitors, could revoke it.
         passed = {e for e in trial.reported if e < self.trainer.epoch}
@@ -173,13 +184,12 @@ class CandidateRun:
                 trial.prune()
                 result.update(self.partial(), pruned_at=rung, valid_ppl=scored.valid_ppl, epoch=epoch)
                 return result, scored.value
-        result.update(self.partial(), valid_ppl=scored.valid_ppl, epoch=cfg.final_epochs,
-                      test_ppl=self.trainer.evaluate("test"),
-                      checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, cfg.final_epochs)))
+        result.update(self.partial(), epoch=cfg.final_epochs, **self.final_numbers(check_lease))
         trial.complete(scored.value)
         return result, scored.value
 
-    def _replay(self, trial: AshaTrial, rungs: list[int], result: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    def _replay(self, trial: AshaTrial, rungs: list[int], result: dict[str, Any],
+                check_lease) -> tuple[dict[str, Any], float]:
         """The numbers of a trial that ended before this worker took its job over."""
         for rung, epoch in enumerate(rungs):
             if epoch not in trial.reported or trial.failed:
@@ -189,9 +199,7 @@ class CandidateRun:
             if trial.pruned and epoch == trial.last_rung:
                 result.update(self.partial(), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
                 return result, score
-        result.update(self.partial(), valid_ppl=valid_ppl, epoch=self.cfg.final_epochs,
-                      test_ppl=self.trainer.evaluate("test"),
-                      checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, self.cfg.final_epochs)))
+        result.update(self.partial(), epoch=self.cfg.final_epochs, **self.final_numbers(check_lease))
         return result, score
 
     def _write_identity(self) -> None:

@@ -21,6 +21,7 @@ from hyperprune.train.config import RunConfig
 METRICS = ("ls", "loss")
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
 ASHA_PROMOTIONS = ("arrival", "candidate-order")
+FINAL_STATES = ("best-valid", "last")      # measurement.final_state
 
 
 @dataclass
@@ -41,10 +42,18 @@ class SearchSettings:
     study_name: str | None = None      # default: the run directory's name
     checkpoint_dir: str | None = None  # candidates' training; default RUN_DIR/candidates (shared by workers)
     dense_dir: str | None = None       # dense references by content hash; default RUN_DIR/dense
+    # The dense reference's seed. None (the default): the search's, so each candidate starts as the
+    # dense model's initial weights times its mask; a number: an independent dense run, as the
+    # released code's (LEs/LSTM_PTB_full, trial 161). docs/paper.md, "Dense model and candidates".
+    dense_seed: int | None = None
     # asha only: which trials a trial competes with at a rung. arrival (Optuna's, the default): those
     # that reported there before it, so with several workers promotions depend on timing;
     # candidate-order: the candidates with a lower id, waited for, so the promotions are one process's.
     asha_promotion: str = "arrival"
+    # Which saved state gives a finished model's numbers (valid and test ppl, parameter counts, the
+    # exported winner): best-valid (the paper's: the epoch with the best validation loss, ASGD
+    # averages after the switch) | last (the last epoch's); measurement.final_state.
+    final_state: str = "best-valid"
     heartbeat_interval: int = 30       # seconds; a worker silent for 2x this loses its candidate
     threads: int | None = None         # PyTorch CPU threads per process; None: PyTorch's default
     space: dict[str, Any] | None = None  # dotted key -> distribution; None: the paper's space
@@ -63,7 +72,10 @@ class SearchSettings:
         if self.final_epochs is not None:
             check_range("search.final_epochs", self.final_epochs, 1)
         check_choice("search.asha_promotion", self.asha_promotion, ASHA_PROMOTIONS)
+        check_choice("search.final_state", self.final_state, FINAL_STATES)
         check_range("search.heartbeat_interval", self.heartbeat_interval, 1)
+        if self.dense_seed is not None:
+            check_range("search.dense_seed", self.dense_seed, 0)
         if self.threads is not None:
             check_range("search.threads", self.threads, 1)
         if self.space is not None and not isinstance(self.space, dict):

@@ -159,12 +159,15 @@ def summary_text(results: dict[str, Any]) -> str:
     """The end-of-search table: dense and winner perplexities, the winner's settings and the cost."""
     dense, winner = results["dense"], results["winner"]
     cost = results["cost"]
-    lines = ["", f"{'':>22} {'valid ppl':>10} {'test ppl':>10}"]
+    # Each row is one saved state (search.final_state); `epoch` says which.
+    state = results.get("config", {}).get("search", {}).get("final_state", "best-valid")
+    lines = ["", f"{'':>22} {'valid ppl':>10} {'test ppl':>10}  {state} epoch"]
+    epoch = lambda row: f"  {row['state_epoch']:>5}" if row.get("state_epoch") is not None else ""
     if dense.get("valid_ppl") is not None:
-        lines.append(f"{'dense':>22} {dense['valid_ppl']:10.2f} {dense['test_ppl']:10.2f}")
+        lines.append(f"{'dense':>22} {dense['valid_ppl']:10.2f} {dense['test_ppl']:10.2f}{epoch(dense)}")
     if winner is not None:
         lines.append(f"{'winner (candidate ' + str(winner['id']) + ')':>22} {winner['valid_ppl']:10.2f} "
-                     f"{winner['test_ppl']:10.2f}")
+                     f"{winner['test_ppl']:10.2f}{epoch(winner)}")
         lines.append("winner settings: " + ", ".join(f"{k}={setting_text(v)}" for k, v in winner["params"].items()))
         lines.append(f"exported to {winner['export_dir']} (hyperprune evaluate {winner['export_dir']})")
     else:

@@ -20,7 +20,7 @@ from hyperprune.files import atomic_write_text
 from hyperprune.search.asha_trial import AshaTrial
 from hyperprune.search.candidate import CandidateRun, JobFailed
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.measurement import Measured, reach
+from hyperprune.search.measurement import FinalState, Measured, final_state, reach
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.reference import DenseReference, build_probe, probe_sequences, spectrum_tag
 from hyperprune.search.space import SearchSpace
@@ -100,13 +100,20 @@ class Workbench:
     def trainer(self, run_cfg, run_dir: Path) -> Trainer:
         return Trainer(run_cfg, run_dir, device=self.device, corpus=self.corpus, verbose=False, progress=None)
 
-    def reach(self, trainer: Trainer, epoch: int, spectrum_path: Path | None, scratch_trainer, check_lease,
-              need_model: bool = False) -> Measured:
+    def reach(self, trainer: Trainer, epoch: int, spectrum_path: Path | None, scratch_trainer,
+              check_lease) -> Measured:
         """`trainer` brought to `epoch`, with the validation loss and spectrum of the state
-        `lyapunov.measure` names (see measurement.py)."""
+        `lyapunov.measure` names (see measurement.py), keeping the best-validation state on the way
+        when `search.final_state` reports it."""
         return reach(trainer, epoch, point=self.cfg.lyapunov.measure, spectrum_path=spectrum_path,
-                     probe=self.probe_at(epoch) if spectrum_path is not None else self.probe, cfg=self.cfg, scratch_trainer=scratch_trainer, on_epoch=check_lease,
-                     need_model=need_model)
+                     probe=self.probe_at(epoch) if spectrum_path is not None else self.probe, cfg=self.cfg,
+                     scratch_trainer=scratch_trainer, on_epoch=check_lease,
+                     keep_best=self.cfg.search.final_state == "best-valid")
+
+    def final_state(self, trainer: Trainer, scratch_trainer, check_lease) -> FinalState:
+        """The final numbers of a run trained to the budget, from the state `search.final_state` names."""
+        return final_state(trainer, self.cfg.final_epochs, which=self.cfg.search.final_state,
+                           scratch_trainer=scratch_trainer, on_epoch=check_lease)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -148,30 +155,35 @@ class Workbench:
         with ref.lock():
             trainer = self.trainer(ref.config, ref.dir)
             atomic_write_text(ref.dir / "config.json", json.dumps(to_dict(ref.config), indent=2) + "\n")
+            scratch = lambda d: self.trainer(ref.config, d)
             try:
-                # The dense model has no mask update: before and after it are one state, and a
-                # model already trained past `epoch` (by a search with a longer budget) is rewound.
+                # The dense model has no mask update: before and after it are one state. A model
+                # already trained past `epoch` (by a search with a longer budget) is rewound.
                 reached = self.reach(trainer, epoch, ref.spectrum_path(self.tag_at(epoch), epoch) if need_spectrum else None,
-                                     lambda d: self.trainer(ref.config, d), check_lease, need_model=final)
+                                     scratch, check_lease)
+                # Its final numbers come from one state, as a candidate's do (measurement.final_state).
+                ended = self.final_state(trainer, scratch, check_lease) if final else None
             except TrainingDiverged as exc:
                 raise JobFailed(f"dense reference diverged: {exc}") from None
             try:
                 spectrum = reached.spectrum
                 if spectrum is not None and not spectrum.all_finite:
                     raise JobFailed("the dense spectrum is not finite: " + "; ".join(spectrum.issues))
-                test_ppl = reached.at_epoch.evaluate("test") if final else None
             finally:
                 reached.release()
         history = trainer.history[:epoch]
-        valid_ppl = history[-1].valid_ppl
+        valid_ppl = ended.valid_ppl if final else history[-1].valid_ppl
         result = {
             "epoch": epoch,
             "valid_ppl": valid_ppl,
-            "test_ppl": test_ppl,
+            "test_ppl": ended.test_ppl if final else None,
             "valid_ppl_by_epoch": {str(r.epoch): r.valid_ppl for r in history},
             "spectrum": [float(v) for v in spectrum.mean] if spectrum is not None else None,
             "train_s": sum(r.wall_s for r in history),
             "spectrum_s": reached.spectrum_s,
             "dir": str(ref.dir),
         }
+        if final:
+            result.update(state_epoch=ended.epoch, params_total=ended.params_total,
+                          params_nonzero=ended.params_nonzero)
         return result, valid_ppl

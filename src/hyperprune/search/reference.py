@@ -1,7 +1,7 @@
 """The dense reference and the probe: what every candidate's spectrum is compared with, and on what.
 
-The dense model is the search's run config without sparsity: same data, model, recipe and seed.
-It is trained once per content hash of those four in `DENSE_DIR/<hash>/` (a trainer run directory,
+The dense model is the search's run config without sparsity: same data, model, recipe and seed
+(`search.dense_seed` gives it a seed of its own). It is trained once per content hash of those four in `DENSE_DIR/<hash>/` (a trainer run directory,
 so a later search with a longer budget trains it further instead of again), and its spectrum at
 each compared epoch is cached beside it as JSON, keyed by the probe and the Lyapunov settings
 (written and read by `measurement.py`).
@@ -34,8 +34,11 @@ def content_hash(raw: Any, n: int = 12) -> str:
 class DenseReference:
     def __init__(self, cfg):
         run = resolve_run_config(cfg.run_config())
+        # The seed is part of the content hash as it always was: unset, the cache is the one before
+        # dense_seed existed; set to another number, it is another dense model.
+        seed = run.seed if cfg.search.dense_seed is None else cfg.search.dense_seed
         self.config = RunConfig(data=run.data, model=run.model, train=run.train, sparse=SparseConfig(),
-                                seed=run.seed, device=run.device, run_dir="")
+                                seed=seed, device=run.device, run_dir="")
         content = to_dict(self.config)
         for key in ("run_dir", "device", "sparse"):
             content.pop(key)

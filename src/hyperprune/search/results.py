@@ -3,17 +3,20 @@
 The schema (epoch keys are strings, as JSON requires):
 
     {"status": "running" | "complete", "strategy", "metric", "config": {...},
-     "winner": {"id", "params", "valid_ppl", "test_ppl", "checkpoint", "export_dir"} | null,
-     "dense": {"valid_ppl", "test_ppl", "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [mean exponents]},
-               "epochs", "train_s", "spectrum_s", "dir"},
+     "winner": {"id", "params", "valid_ppl", "test_ppl", "state_epoch", "params_total", "params_nonzero",
+                "checkpoint", "export_dir"} | null,
+     "dense": {"valid_ppl", "test_ppl", "state_epoch", "valid_ppl_by_epoch": {"3": p},
+               "spectra": {"3": [mean exponents]}, "epochs", "train_s", "spectrum_s", "dir"},
      "candidates": [{"id", "params", "scores": {"3": d}, "valid_ppl_by_epoch": {"3": p}, "spectra": {"3": [...]},
                      "epochs_trained", "epochs_repeated" (trained again: its checkpoints were lost),
-                     "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl",
+                     "train_s", "spectrum_s", "final_valid_ppl", "final_test_ppl", "final_state_epoch",
                      "status": running | eliminated | finalist | winner | failed | duplicate,
                      "eliminated_in_round", "failure", "duplicate_of"}],
      "rounds": [{"round", "epoch", "candidates": [ids], "kept": [ids], "scores": {id: score}}],
      "cost": {"epochs_total", "wall_s", "train_s", "spectrum_s", "full_training_epochs"}}
 
+A model's final numbers (valid and test ppl, parameter counts) are all of one saved state, the one
+`search.final_state` names, whose epoch is `state_epoch`; the winner's is the file exported.
 Candidates' cost excludes the dense reference, which is shared by searches and reported under "dense".
 """
 
@@ -65,7 +68,7 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
         spectra: dict[int, list] = {}
         epochs_trained, train_s, spectrum_s = 0, 0.0, 0.0
         repeated, repeated_s = 0, 0.0            # trained again after its checkpoints were lost
-        final_valid = final_test = None
+        final_valid = final_test = final_epoch = None
         for record in sorted(jobs_of.get(c, []), key=lambda r: r.job.epoch):
             result = record.result or {}
             valid.update({int(e): p for e, p in result.get("valid_ppl_by_epoch", {}).items()})
@@ -86,6 +89,7 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
                     spectra[record.job.epoch] = result["spectrum"]
             if record.job.kind in ("final", "asha") and result.get("test_ppl") is not None:
                 final_valid, final_test = result["valid_ppl"], result["test_ppl"]
+                final_epoch = result.get("state_epoch")
         if proposal.duplicate_of is not None:
             status = "duplicate"
         elif c in plan.failed:
@@ -112,6 +116,7 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
             "spectrum_s": spectrum_s,
             "final_valid_ppl": final_valid,
             "final_test_ppl": final_test,
+            "final_state_epoch": final_epoch,
             "status": status,
             "eliminated_in_round": plan.eliminated.get(c),
             "failure": plan.failed.get(c),
@@ -137,7 +142,8 @@ def dense_entry(records: dict[str, JobRecord], final_epochs: int) -> dict[str, A
         spectrum_s += result.get("spectrum_s", 0.0)
         directory = result.get("dir")
         if record.job.epoch == final_epochs:
-            out.update(valid_ppl=result["valid_ppl"], test_ppl=result["test_ppl"])
+            out.update(valid_ppl=result["valid_ppl"], test_ppl=result["test_ppl"],
+                       state_epoch=result.get("state_epoch"))
     out.update(valid_ppl_by_epoch=_by_epoch(valid), spectra=_by_epoch(spectra), epochs=epochs,
                train_s=train_s, spectrum_s=spectrum_s, dir=directory)
     return out
@@ -151,8 +157,12 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
     if plan.winner is not None:
         entry = next(c for c in candidates if c["id"] == plan.winner)
         final = records[plan.winner_job.key]
+        # Every number here is of the one state in `checkpoint` (search.final_state), the file exported.
         winner = {"id": plan.winner, "params": entry["params"], "valid_ppl": final.result["valid_ppl"],
-                  "test_ppl": final.result["test_ppl"], "checkpoint": final.result["checkpoint"],
+                  "test_ppl": final.result["test_ppl"], "state_epoch": final.result.get("state_epoch"),
+                  "params_total": final.result.get("params_total"),
+                  "params_nonzero": final.result.get("params_nonzero"),
+                  "checkpoint": final.result["checkpoint"],
                   "export_dir": str(export_dir) if export_dir is not None else None}
     trained = [c for c in candidates if c["status"] != "duplicate"]
     return _clean({
@@ -193,9 +203,10 @@ def winner_run_dir(search_run_dir: str) -> str:
 def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], params: dict[str, Any],
                   about: dict[str, Any] | None = None, vocab: list[str] | None = None) -> Path:
     """RUN_DIR/winner/: a self-contained copy of the winner for `hyperprune evaluate`, `export` and
-    `hyperprune.load_model`: its checkpoint (weights, masks, optimiser, vocabulary, config) with the
-    config's `run_dir` set to `run_config`'s (away from the search), config.yaml, params.json and
-    winner.json (`about`: candidate, search, epochs, perplexities; and the checkpoint it copies).
+    `hyperprune.load_model`: the checkpoint its final numbers were evaluated on (`search.final_state`:
+    the best-validation state's evaluated weights and masks, or the last epoch's checkpoint), with the
+    vocabulary and the config's `run_dir` set to `run_config`'s (away from the search); config.yaml,
+    params.json and winner.json (`about`: candidate, search, epochs, perplexities; and the checkpoint it copies).
     `vocab` fills in a checkpoint written before checkpoints held their vocabulary.
 
     Safe to call again and from several processes at once (the search process and the worker that

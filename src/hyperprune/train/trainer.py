@@ -339,6 +339,21 @@ class Trainer:
         self.batch_generator.set_state(payload["batch_generator"])
         _set_rng_state(payload["rng"])
 
+    def evaluation_payload(self, epoch: int) -> dict[str, Any]:
+        """The model as evaluated now (ASGD averages once averaging started), as a checkpoint that
+        `load_trained` and `hyperprune evaluate` read, with the masks it was trained under: the state the
+        released LSH code saves when validation improves (train.py:153-158, :178-183). Not resumable:
+        no optimiser, no generators.
+        `epoch` is the epoch whose validation just ran (the trainer counts it done only after the
+        epoch's mask update)."""
+        with self.evaluation_weights():
+            weights = {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()}
+        return {"format": CHECKPOINT_FORMAT, "config": to_dict(self.cfg), "vocab_size": self.vocab_size,
+                "vocab": list(self.corpus.vocab.itos), "evaluation_state": True,
+                "epoch": epoch, "lr": self.lr, "averaging": False, "averaged_weights": self.averaging,
+                "val_losses": list(self.val_losses[:epoch]), "model": weights,
+                "sparse": self.sparse.state_dict() if self.sparse is not None else None}
+
     # -- reporting ---------------------------------------------------------------------------
 
     def parameter_counts(self) -> tuple[int, int]:
@@ -365,6 +380,19 @@ def evaluate_loss(model, data: torch.Tensor, bptt: int, optimizer=None) -> float
             tokens += y.numel()
     model.train(was_training)
     return total.item() / max(tokens, 1)
+
+
+def evaluate_model(cfg: RunConfig, model, corpus: Corpus, device) -> dict[str, Any]:
+    """Validation and test loss (nats/token) and parameter counts of `model` as it is, with the
+    batches `cfg` evaluates at: the numbers a search reports for a model's final state and the ones
+    `hyperprune evaluate` prints for it are this one computation."""
+    out: dict[str, Any] = {}
+    for split, batch in (("valid", cfg.train.eval_batch_size), ("test", cfg.train.test_batch)):
+        data = batchify(getattr(corpus, split), batch).to(device)             # (N, B)
+        out[f"{split}_loss"] = evaluate_loss(model, data, cfg.train.bptt)
+    out["params_total"] = sum(p.numel() for p in model.parameters())
+    out["params_nonzero"] = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    return out
 
 
 def write_summary(trainer: Trainer, wall_s: float) -> dict[str, Any]:
