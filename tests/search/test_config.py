@@ -125,3 +125,28 @@ def test_a_mapping_override_merges_and_equals_bang_replaces():
     assert str(err.value) == ("override 'train.lr=!5': '=!' replaces a mapping, and '5' is not one; write "
                               "train.lr=VALUE for a single value, or train.lr=!{...}")
     assert load_search_config(demo, ["train.lr=!!float 7"]).train.lr == 7.0     # YAML's own tag
+
+
+def test_the_search_leaves_optunas_log_level_as_it_found_it(tiny_cfg):
+    """No global side effects (issue 20, section 5): building a proposer changes nothing, and the
+    search's quiet level is restored when it returns."""
+    import optuna
+
+    from hyperprune.search.proposals import Proposer
+    from hyperprune.search.space import SearchSpace
+    from hyperprune.search.storage import quiet_optuna
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.DEBUG)
+    try:
+        Proposer(SearchSpace.from_config(tiny_cfg()), "tpe", 0, 4, 1)
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+
+        @quiet_optuna()
+        def inside():
+            return optuna.logging.get_verbosity()
+
+        assert inside() == optuna.logging.WARNING
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(before)

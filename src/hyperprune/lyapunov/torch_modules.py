@@ -298,6 +298,11 @@ def module_spectrum(model: nn.Module, inputs: Probe | Tensor, *, convention: str
                     **options) -> LyapunovSpectrum:
     """Lyapunov spectrum of a recurrent network, in `convention` ("standard" or "reference").
 
+    Why "standard" here while the search, `dense_reference`, `spectrum_distance` and the CLI default
+    to "reference": this function measures one network, and the textbook spectrum (whole state, the
+    forward Jacobian, natural log) is the one that means the same for any recurrent module; the
+    search side compares candidates the way the LSH paper's code does, so it defaults to the paper's.
+
     model: a hyperprune RecurrentLM, a torch nn.LSTM / nn.GRU / nn.RNN (any depth, batch_first or
         not, bias or not), or any nn.Module holding exactly one of them (else name it: `rnn="encoder.rnn"`).
     inputs: a Probe (token ids, time first; the model's one nn.Embedding, or `embedding=`, embeds

@@ -39,7 +39,6 @@ def load_study_trials(run_dir: Path, config: dict[str, Any]) -> StudyTrials:
     try:
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
         names = optuna.study.get_all_study_names(storage=storage)
         search = config.get("search") if isinstance(config.get("search"), dict) else {}

@@ -28,6 +28,7 @@ from typing import Any, Callable
 from hyperprune.errors import UserError
 from hyperprune.files import check_run_dir
 from hyperprune.search.progress import planned_cost, planned_rounds
+from hyperprune.search.storage import quiet_optuna
 from hyperprune.search.strategies import strategy_for
 from hyperprune.train.dry_run import BUDGET_S
 from hyperprune.train.progress import clock as clock_text
@@ -209,6 +210,7 @@ def describe_estimate(plan: dict[str, Any]) -> str:
 # -- the command -----------------------------------------------------------------------------------
 
 
+@quiet_optuna()
 def dry_run(cfg, device: str | None = None, *, timing: bool = True, budget_s: float = BUDGET_S,
             clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     """Print what `run_search(cfg)` would do, what it needs of its device and (with `timing`) how

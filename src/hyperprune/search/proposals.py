@@ -82,7 +82,6 @@ class Proposer:
         self.space = space
         self.n_candidates = n_candidates
         self.batch = batch
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(sampler=make_sampler(sampler, seed, space), direction="minimize")
         self.proposals: list[Proposal] = []
         self._trials: list[optuna.Trial] = []

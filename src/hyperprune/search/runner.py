@@ -30,7 +30,7 @@ from hyperprune.search.progress import indistinguishable_choices, search_banner,
 from hyperprune.train.provenance import provenance, record_end, write_context
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, winner_run_dir, write_results
-from hyperprune.search.storage import SingleProcessLock, open_storage, redact, retrying, scheme
+from hyperprune.search.storage import SingleProcessLock, open_storage, quiet_optuna, redact, retrying, scheme
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
@@ -229,6 +229,7 @@ def _open_study(cfg: SearchConfig, storage) -> None:
 OPERATIONAL = {"device", "data.data_dir", "search.threads"}
 
 
+@quiet_optuna()
 def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True,
                source: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume) the search `cfg` describes; returns the contents of results.json. `source`:
@@ -288,6 +289,7 @@ def load_study_config(storage, study_name: str) -> SearchConfig:
     return from_dict(SearchConfig, held)
 
 
+@quiet_optuna()
 def run_worker(storage_url: str, study_name: str, *, device: str | None = None, verbose: bool = True) -> None:
     """Join the search `study_name` in `storage_url` until it is complete."""
     if scheme(storage_url) == "sqlite":

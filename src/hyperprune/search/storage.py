@@ -7,6 +7,7 @@ file system; heartbeats carry the workers' clocks, so keep them in sync).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import re
@@ -63,11 +64,23 @@ def with_driver(url: str) -> str:
     return f"postgresql://{rest}"
 
 
+@contextlib.contextmanager
+def quiet_optuna():
+    """Optuna at WARNING while a search or worker runs (its per-trial INFO lines would drown the
+    console's), restored afterwards: a library call leaves the caller's logging as it found it.
+    Also a decorator."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
 def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.storages.BaseStorage:
     """The Optuna storage at `url`, or a one-line UserError saying why it cannot be used."""
     kind = scheme(url)
     given, url = url, with_driver(url)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if kind == "journal":
         path = url.split("://", 1)[1] if "://" in url else ""
         if not path:
