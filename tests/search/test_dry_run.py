@@ -30,18 +30,20 @@ def test_the_disk_planned_is_what_a_real_search_leaves(tiny_corpus_dir, tmp_path
     assert main(["search", config, "--dry-run", "--no-timing", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     # candidates eliminated at epoch 1 keep 1 checkpoint each, the one at epoch 2 and the finalist 2,
-    # the dense model 2, the winner's export 1; last-improving weights: the 3 eliminated and the dense
-    assert (plan["disk"]["checkpoints"], plan["disk"]["weights_files"]) == (1 + 1 + 2 + 2 + 2 + 1, 3 + 1)
+    # the dense model 2, the winner's export 1; one kept best-validation state per run: 4 candidates
+    # and the dense model
+    assert (plan["disk"]["checkpoints"], plan["disk"]["weights_files"]) == (1 + 1 + 2 + 2 + 2 + 1, 4 + 1)
     assert main(["search", config]) == 0
     files = sorted((tmp_path / "run").rglob("*.pt"))
     checkpoints = [f for f in files if f.parent.name == "checkpoints"]
-    weights = [f for f in files if f.name == "last-improving.pt"]
-    assert (len(checkpoints), len(weights), len(files)) == (9, 4, 13)
+    weights = [f for f in files if f.parent.name == "best-valid"]
+    assert (len(checkpoints), len(weights), len(files)) == (9, 5, 14)
     # computed from the meta-device model: within 10% of the checkpoints written (the candidates'; the
-    # dense model's, without masks, are smaller)
-    sizes = {f.stat().st_size for f in checkpoints if "candidates" in f.parts or "winner" in f.parts}
+    # dense model's, without masks, are smaller; the winner's export is a best-validation state, no optimiser)
+    sizes = {f.stat().st_size for f in checkpoints if "candidates" in f.parts}
     assert all(abs(plan["disk"]["checkpoint_bytes"] - size) < 0.1 * size for size in sizes)
-    assert all(abs(plan["disk"]["weights_bytes"] - f.stat().st_size) < 0.1 * f.stat().st_size for f in weights)
+    kept = [f.stat().st_size for f in weights if "candidates" in f.parts]
+    assert len(kept) == 4 and all(abs(plan["disk"]["weights_bytes"] - size) < 0.1 * size for size in kept)
 
 
 def test_a_plan_for_a_gpu_from_a_machine_without_one(tiny_corpus_dir, tmp_path, capsys, monkeypatch):
@@ -150,7 +152,11 @@ def test_planned_disk_by_hand(tiny_cfg):
     disk = planned_disk(cfg, checkpoint_bytes=100, weights_bytes=10)
     # eliminated: 5 at epoch 1 (1 each), 2 at epoch 2 and 1 at epoch 3 (2 each); finalists 2 x 2; dense 2; export 1
     assert disk["checkpoints"] == 5 + 4 + 2 + 4 + 2 + 1
-    assert disk["weights_files"] == 8 + 1
-    assert disk["bytes"] == 18 * 100 + 9 * 10
+    # one kept best-validation state per model: 10 candidates and the dense model
+    assert disk["weights_files"] == 10 + 1
+    assert disk["bytes"] == 18 * 100 + 11 * 10
     assert planned_disk(tiny_cfg(search={"n_candidates": 10, "finalists": 2, "metric": "loss"},
-                                 train={"epochs": 6}), 100, 10)["weights_files"] == 0
+                                 train={"epochs": 6}), 100, 10)["weights_files"] == 10 + 1
+    # no spectrum and the last epoch's state reported: nothing is kept
+    assert planned_disk(tiny_cfg(search={"n_candidates": 10, "finalists": 2, "metric": "loss",
+                                         "final_state": "last"}, train={"epochs": 6}), 100, 10)["weights_files"] == 0

@@ -47,11 +47,11 @@ def planned_spectra(cfg) -> int:
 
 def planned_disk(cfg, checkpoint_bytes: int, weights_bytes: int) -> dict[str, int]:
     """The files a search leaves when it ends as planned, as the code keeps them today: every run
-    directory (each candidate's and the dense model's) keeps its newest two checkpoints; with the
-    spectrum measured at `last-improving`, each also keeps the weights of its last improving epoch
-    (`measurement.LAST_IMPROVING`), which LSH deletes once a finalist is trained and nobody deletes
-    for an eliminated candidate, an ASHA trial or the dense model; the winner's export is one more
-    checkpoint. So an eliminated candidate keeps about three checkpoints' worth."""
+    directory (each candidate's and the dense model's) keeps its newest two checkpoints, and one kept
+    state (`measurement.BEST_VALID`: the weights of its best-validation epoch) whenever that state is
+    needed, by `search.final_state: best-valid` or by spectra measured at `last-improving`; nobody
+    deletes it, for an eliminated candidate, a finalist or the dense model alike. The winner's export
+    is one more checkpoint. So an eliminated candidate keeps about three checkpoints' worth."""
     strategy = strategy_for(cfg)
     final = cfg.final_epochs
     trained_to = []                                   # per unique candidate, the epoch it stops at
@@ -60,10 +60,9 @@ def planned_disk(cfg, checkpoint_bytes: int, weights_bytes: int) -> dict[str, in
     finalists = cfg.search.n_candidates - len(trained_to)       # asha: at most, none stopped at a rung
     trained_to += [final] * finalists
     checkpoints = sum(min(KEPT_CHECKPOINTS, e) for e in trained_to) + min(KEPT_CHECKPOINTS, final) + 1
-    weights = 0
-    if strategy.compared_epochs() and cfg.lyapunov.measure == "last-improving":
-        kept_by_finalists = 0 if strategy.name == "lsh" else finalists
-        weights = len(trained_to) - finalists + kept_by_finalists + 1        # + the dense model's
+    kept_state = (cfg.search.final_state == "best-valid"
+                  or (bool(strategy.compared_epochs()) and cfg.lyapunov.measure == "last-improving"))
+    weights = len(trained_to) + 1 if kept_state else 0                   # + the dense model's
     return {"checkpoints": checkpoints, "weights_files": weights, "checkpoint_bytes": checkpoint_bytes,
             "weights_bytes": weights_bytes, "bytes": checkpoints * checkpoint_bytes + weights * weights_bytes}
 
@@ -104,9 +103,9 @@ def size_text(n: float) -> str:
 def describe_device_plan(cfg, plan: dict[str, Any]) -> str:
     disk = plan["disk"]
     t = cfg.train
-    weights = (f" and {disk['weights_files']} last-improving weight files of {size_text(disk['weights_bytes'])}"
+    weights = (f" and {disk['weights_files']} kept best-validation states of {size_text(disk['weights_bytes'])}"
                if disk["weights_files"] else "")
-    kept = ", an eliminated candidate also its last-improving weights" if disk["weights_files"] else ""
+    kept = ", every model also its best-validation state" if disk["weights_files"] else ""
     spectrum = (f"; {plan['flops_per_spectrum']:.3g} per spectrum" if plan["spectra"] else "; no spectrum planned")
     return "\n".join([
         f"plan for {plan['device']}:",

@@ -16,7 +16,9 @@ can plan a GPU-sized run in seconds:
 - the bytes of one checkpoint (`Trainer.state_dict`): the model's state, the optimiser's copies
   (SGD momentum: one; NT-ASGD once averaging: its average and per-entry step count, two), the masks
   (one byte per masked entry), the momentum signal of momentum growth or redistribution, and
-  about 24 KB of config, history and random generator states; the bytes of the weights alone (what `measurement.py` keeps as `last-improving.pt`).
+  about 24 KB of config, history and random generator states; and the bytes of a kept
+  best-validation state (`Trainer.evaluation_payload`, what `search/measurement.py` keeps in
+  `best-valid/`): the weights as evaluated, the masks, about 6 KB of config and validation history.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ FLOAT_BYTES = 4
 # off checkpoints of a tiny model; they do not grow with it.
 CHECKPOINT_OVERHEAD_BYTES = 24_000
 SPARSE_OVERHEAD_BYTES = 6_000
+KEPT_STATE_OVERHEAD_BYTES = 6_000
 
 
 @dataclass
@@ -81,7 +84,8 @@ def run_footprint(cfg, vocab_size: int) -> Footprint:
         saved_for_backward_bytes=saved,
         checkpoint_bytes=(weights_bytes + param_bytes * optimizer_copies(cfg.train) + masked + signal
                           + CHECKPOINT_OVERHEAD_BYTES + (SPARSE_OVERHEAD_BYTES if sparse.enabled else 0)),
-        weights_bytes=weights_bytes,
+        weights_bytes=(weights_bytes + masked + KEPT_STATE_OVERHEAD_BYTES
+                       + (SPARSE_OVERHEAD_BYTES if sparse.enabled else 0)),
     )
 
 
