@@ -82,6 +82,17 @@ own generator):
 Order: the 3 dense runs, the 4 seeded candidates at seed 0, their seeds 1 and 2, then the rest of
 the pool in draw order: the noise floor exists early.
 
+CALIBRATION (2026-12-06: dense-s0 and dense-s1, the first two runs, read before any candidate finished)
+    dense-s0  valid 738 (w1), 381 (w3), 270 (w5), 189 (w10), 154 (w16), 136 (w24), 116.0 (w36);
+              best-validation state w39: valid 115.80, test 112.11; last (w48) 115.84 / 112.12
+    dense-s1  best-validation state w38: valid 114.16, test 110.40; last 114.25 / 110.52
+    Targets: <= 130 valid ppl (met: 114-116); improvement over the last quarter 0.15-0.16% (< 2%: met);
+    w* (first window with valid <= 2.5x the final) = 5, 10% of T; e0 = 3 is 6.25%. NT-ASGD switched
+    to averaging at window 42, on the plateau after the decay, as its trigger should.
+    Cost: 3,535-3,611 s a run, not the planned 1,690: four engineers' test suites shared the two
+    cores all session (load average 4-7; windows took 40-130 s instead of 22-27 s idle). At the
+    planned cost the pool takes 8.2 h on two jobs; at this session's, 17.5 h.
+
 RECORDS, PER RUN
 ================
 Every window: lr, whether ASGD averages, training perplexity, validation perplexity before the
