@@ -214,6 +214,34 @@ def noise_table(result: dict) -> list[str]:
     return lines + [""]
 
 
+def sensitivity(pool, n_subpools: int = 1000) -> list[str]:
+    """Issue 18's re-check of the first pool's "92% against 50%": LSH from e0 = 3 on LS and on loss,
+    picked the best, as the pool is counted (bit-identical runs once, or all 32) and judged (final
+    valid or test ppl), in all sub-pools and in those without the candidate each result rests on."""
+    from dataclasses import replace
+
+    from hyperprune.pools import analysis, replay
+
+    lines = ["LSH from e0 = 3, picked the sub-pool's best (LS / loss), by how the pool is counted and judged "
+             f"({n_subpools} sub-pools of 16; the pick is the finalist with the best final valid ppl):", "",
+             "| candidates | judged on | all sub-pools | without c07 | without c22 |", "|---|---|---|---|---|"]
+    for counted, p in (("29 distinct", pool), ("32, bit-identical ones too", replace(pool, duplicates={}))):
+        names = ["ls_reference", "valid_ppl"]
+        tables = analysis.replay_tables(p, names, analysis.predictors(p))
+        plan = [s for s in analysis.strategies(p, [3], names) if s.kind == "lsh"]
+        members = replay.subpools(len(p.candidates), 16, n_subpools, seed=0)
+        labels = [r.name.removesuffix("-s0") for r in p.candidates]
+        for judge in ("valid", "test"):
+            runs = replay.replay(plan, tables, p.final_valid(), analysis.finals(p, judge), analysis.costs(p), members)
+            cells = []
+            for left_out in (None, "c07", "c22"):
+                keep = (np.ones(len(members), bool) if left_out is None
+                        else ~(members == labels.index(left_out)).any(axis=1))
+                cells.append(" / ".join(f"{100 * np.mean(runs[s.name]['regret'][keep] == 0):.0f}%" for s in plan))
+            lines.append(f"| {counted} | final {judge} ppl | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def markdown(result: dict, without: dict | None = None) -> str:
     """BENCHMARKS.md's tables of one pool (and of the pool without SET-signed), from the analysis."""
     lines = noise_table(result)
@@ -382,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report(result))
     if args.markdown:
         print(markdown(result, without))
+        if args.pool == "ptb":
+            print("\n".join(sensitivity(pool, args.subpools)))
     print(f"({time.perf_counter() - start:.1f} s)")
     return 0
 
