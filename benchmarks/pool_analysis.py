@@ -267,6 +267,9 @@ def report(result: dict) -> str:
              f"candidates finished ({len(result['failed'])} failed; bit-identical: "
              f"{', '.join(f'{a} = {b}' for a, b in result['duplicates'].items()) or 'none'}); "
              f"dense {'finished' if result['dense'] else 'missing'}; w* = {result['w_star']}"]
+    gaps = result["not_improving"]
+    lines.append(f"validation did not improve at {gaps['count']} of {gaps['of']} (candidate, early window) pairs "
+                 f"(there the search's last-improving rule scores an earlier state)")
     if result["dense"]:
         lines.append(f"dense: valid {result['dense']['valid_ppl']:.2f}, test {result['dense']['test_ppl']:.2f}")
     finals = sorted((f["test_ppl"], name) for name, f in result["finals"].items())

@@ -112,3 +112,15 @@ def test_the_papers_pool_gives_the_papers_rho():
     assert round(rho["death_rate"]["3"]["spearman"], 2) == -0.49
     lo, hi = rho["ls_reference"]["3"]["spearman_ci"]
     assert lo < 0.72 < hi
+
+
+def test_windows_where_validation_did_not_improve_are_counted(long_pool, result):
+    from dataclasses import replace
+
+    from hyperprune.pools.analysis import not_improving
+
+    assert result["not_improving"] == {"count": 0, "of": 20 * 8, "pairs": []}
+    run = long_pool.candidates[0]
+    worse = tuple(replace(w, valid_ppl=w.valid_ppl + 1000) if w.window in (4, 7) else w for w in run.windows)
+    pool = replace(long_pool, runs=[replace(run, windows=worse) if r is run else r for r in long_pool.runs])
+    assert not_improving(pool)["pairs"] == ["c00-s0@4"]          # window 7 is not an early recorded window

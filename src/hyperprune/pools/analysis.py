@@ -17,6 +17,13 @@ candidates were ~2.3x their final) and at e0 = 3. Everything again without the S
 candidates. The strategies are replayed (`replay.py`) on `n_subpools` sub-pools of 16: LSH on LS
 and on loss from each e0, ASHA on loss, full, random; "within noise" is the share of picks whose
 regret is at most the pooled seed sd of the seeded candidates' final test perplexity.
+
+Where this differs from a search: the spectra are those of window w before its update (the
+search's `lyapunov.measure: before-update`). The search's default, `last-improving`, measures the
+last window <= w whose validation improved; the two differ only where validation did not improve
+at w, and `analyse` counts those (candidate, window) pairs (`not_improving`). The long pool records
+one total of seconds for its four spectra at a window, so an LS score is charged all four (an
+upper bound; a spectrum costs ~1 s against ~30 s of training a window).
 """
 
 from __future__ import annotations
@@ -88,6 +95,19 @@ def w_star(pool: Pool) -> int | None:
     """The first recorded window where the dense model is within DENSE_RATIO of its final."""
     ratio = dense_ratio(pool)
     return next((w for w in early_windows(pool) if ratio.get(w, math.inf) <= DENSE_RATIO), None)
+
+
+def not_improving(pool: Pool) -> dict:
+    """Recorded early windows where a candidate's validation did not improve on its best so far:
+    there `last-improving` would score an earlier state than the one analysed here."""
+    pairs = []
+    for run in pool.candidates:
+        best = math.inf
+        for w in run.windows:
+            if w.window in early_windows(pool) and w.valid_ppl >= best:
+                pairs.append(f"{run.name}@{w.window}")
+            best = min(best, w.valid_ppl)
+    return {"count": len(pairs), "of": len(pool.candidates) * len(early_windows(pool)), "pairs": pairs}
 
 
 def seed_noise(pool: Pool) -> dict:
@@ -209,7 +229,8 @@ def analyse(pool: Pool, n_subpools: int = 1000, n_boot: int = N_BOOT, e0s: list[
               "duplicates": dict(pool.duplicates), "failed": pool.failed, "total_windows": pool.total_windows,
               "recorded": early_windows(pool), "w_star": star, "dense_ratio": dense_ratio(pool),
               "dense": _final(pool.dense), "finals": {r.name: _final(r) for r in pool.candidates},
-              "seed_noise": noise, "correlations": {}, "paired": {}, "replay": None}
+              "seed_noise": noise, "not_improving": not_improving(pool), "correlations": {}, "paired": {},
+              "replay": None}
     if len(pool.candidates) < 3:
         return result
     result["correlations"] = correlations(pool, tables, n_boot)
