@@ -128,6 +128,8 @@ def without_set_signed(pool):
 def _ci(c: dict, stat: str = "spearman") -> str:
     if c is None or c.get(stat) is None:
         return "n/a"
+    if c[f"{stat}_ci"] is None:                 # every resample had a constant side
+        return f"{c[stat]:.2f}"
     lo, hi = c[f"{stat}_ci"]
     return f"{c[stat]:.2f} [{lo:.2f}, {hi:.2f}]"
 
@@ -316,6 +318,7 @@ def plot(result: dict, without: dict | None, folder: Path, prefix: str) -> list[
                 ax.invert_xaxis()           # training goes left to right
                 ax.set_xlabel("dense valid ppl / its final (dotted: 2.5, w*)")
             else:
+                ax.xaxis.get_major_locator().set_params(integer=True)
                 ax.set_xlabel(unit)
             ax.set_title(f"Spearman rho vs final test ppl, {title}", fontsize=9)
         axes[0][0].set_ylabel("rank correlation (95% bootstrap CI)")

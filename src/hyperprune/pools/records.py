@@ -249,13 +249,13 @@ def read_paper_pool(path: Path) -> Pool:
     final test perplexity; no spectra, no dense run, no costs (so no replay)."""
     table = json.loads(Path(path).read_text(encoding="utf-8"))
     runs = []
-    for number_, row in enumerate(table["candidates"]):
+    for index, row in enumerate(table["candidates"]):
         params = {"sparse.init": row["init"], "sparse.death": row["death"], "sparse.growth": row["growth"],
                   "sparse.redistribution": row["redistribution"], "sparse.death_rate": row["death_rate"],
                   "trial": row["trial"]}
         window = Window(window=3, valid_ppl=row["valid_ppl_e3"], search_seconds=math.nan,
                         scores={"ls_reference": row["ls_distance_e3"], "test_ppl": row["test_ppl_e3"]})
-        runs.append(Run(name=f"trial{row['trial']}", kind="candidate", candidate=number_, seed=0, params=params,
+        runs.append(Run(name=f"trial{row['trial']}", kind="candidate", candidate=index, seed=0, params=params,
                         windows=(window,), final=Final(test_ppl=row["final_ppl"], valid_ppl=None, window=100)))
     return Pool(name="paper", runs=runs, total_windows=100, recorded=[3], probes=())
 
