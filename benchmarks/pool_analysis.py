@@ -264,6 +264,47 @@ def markdown(result: dict, without: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(results: dict[str, dict]) -> str:
+    """BENCHMARKS.md's one table of both pools: set-up, finals, the paired test at w* and e0 = 3,
+    and LSH's rounds from e0 = 3 on LS and on loss."""
+    def final(r, pick):
+        tests = sorted(f["test_ppl"] for f in r["finals"].values())
+        return "n/a" if not tests else f"{pick(tests):.2f}"
+
+    def paired(r, w):
+        d = (r["paired"].get("ls_reference") or {}).get(str(w))
+        if not d or d["difference"] is None:
+            return "n/a"
+        rho = r["correlations"]["test"]
+        return (f"{rho['ls_reference'][str(w)]['spearman']:.2f} vs {rho['valid_ppl'][str(w)]['spearman']:.2f}: "
+                f"{d['difference']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]")
+
+    def lsh(r, signal):
+        s = ((r["replay"] or {}).get("strategies") or {}).get(f"lsh_{signal}_e3")
+        if s is None:
+            return "n/a"
+        within = "" if s["within_noise"] is None else f", {100 * s['within_noise']:.0f}% within noise"
+        return f"regret {s['regret']['mean']:.2f}, best {100 * s['picked_best']:.0f}%{within}"
+
+    rows = [("distinct candidates", lambda r: str(len(r["candidates"]))),
+            ("budget T; e0 = 3 is", lambda r: f"{r['total_windows']}; {100 * 3 / r['total_windows']:.0f}% of T"),
+            ("w* (dense within 2.5x its final)", lambda r: str(r["w_star"])),
+            ("dense final test ppl", lambda r: "n/a" if not r["dense"] else f"{r['dense']['test_ppl']:.2f}"),
+            ("candidates' final test ppl: best / median / worst",
+             lambda r: f"{final(r, min)} / {final(r, np.median)} / {final(r, max)}"),
+            ("pooled seed sd of the candidates (test ppl, df)",
+             lambda r: "n/a" if not r["seed_noise"]["pooled_sd"] else
+             f"{r['seed_noise']['pooled_sd']['test']:.2f} ({r['seed_noise']['df']})"),
+            ("rho(LS) vs rho(loss) at w*: difference [paired CI]", lambda r: paired(r, r["w_star"])),
+            ("rho(LS) vs rho(loss) at 3: difference [paired CI]", lambda r: paired(r, 3)),
+            ("LSH from 3 on LS", lambda r: lsh(r, "ls_reference")),
+            ("LSH from 3 on loss", lambda r: lsh(r, "valid_ppl"))]
+    names = list(results)
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |" for label, cell in rows]
+    return "\n".join(lines)
+
+
 def report(result: dict) -> str:
     lines = [f"pool {result['pool']}: read {result['runs_read']} runs, {len(result['candidates'])} distinct seed-0 "
              f"candidates finished ({len(result['failed'])} failed; bit-identical: "
@@ -385,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subpools", type=int, default=1000)
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--markdown", action="store_true", help="also print BENCHMARKS.md's tables")
+    parser.add_argument("--side-by-side", action="store_true", help="only the table of both pools, ptb and ptb-long")
     parser.add_argument("--extract-paper-pool", type=Path, metavar="MIRROR",
                         help=f"rebuild {PAPER_POOL.name} from a clone of the released repository")
     args = parser.parse_args(argv)
@@ -394,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {PAPER_POOL} ({len(table['candidates'])} candidates)")
         return 0
     start = time.perf_counter()
+    if args.side_by_side:
+        print(side_by_side({name: analyse(load(name), args.subpools, args.boot) for name in ("ptb", "ptb-long")}))
+        return 0
     try:
         pool = load(args.pool, args.records)
     except UserError as exc:

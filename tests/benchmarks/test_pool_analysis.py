@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.pools.conftest import synthetic_long_records
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -23,11 +21,8 @@ def test_paper_pool_prints_the_papers_rho(pool_analysis, capsys):
     assert "valid_ppl       at epoch 3 vs final test ppl: 0.42 [" in out
 
 
-def test_markdown_tables_quote_the_analysis(pool_analysis, tmp_path, capsys):
-    folder = tmp_path / "pool-ptb-long"
-    folder.mkdir()
-    for r in synthetic_long_records():
-        (folder / f"{r['name']}.json").write_text(json.dumps(r))
+def test_markdown_tables_quote_the_analysis(pool_analysis, long_pool_dir, tmp_path, capsys):
+    folder = long_pool_dir
     out_dir = tmp_path / "out"
     assert pool_analysis.main(["--pool", "ptb-long", "--records", str(folder), "--out", str(out_dir),
                                "--subpools", "50", "--boot", "100", "--markdown"]) == 0
@@ -61,3 +56,14 @@ def test_a_real_tiny_long_pool_reads(pool_analysis, tmp_path, data_dir, capsys):
                                str(tmp_path / "out"), "--subpools", "10", "--boot", "20"]) == 0
     out = capsys.readouterr().out
     assert "pool ptb-long: read 5 runs, 2 distinct seed-0 candidates finished (0 failed" in out
+
+
+def test_side_by_side_table_of_two_pools(pool_analysis, long_pool):
+    from hyperprune.pools import analyse
+
+    result = analyse(long_pool, n_subpools=50, n_boot=50)
+    table = pool_analysis.side_by_side({"a": result, "b": result})
+    assert "| budget T; e0 = 3 is | 16; 19% of T | 16; 19% of T |" in table
+    assert "| w* (dense within 2.5x its final) | 2 | 2 |" in table
+    assert "| candidates' final test ppl: best / median / worst | 100.00 / 128.50 / 157.00 |" in table
+    assert "| LSH from 3 on loss | regret 0.00, best 100%, 100% within noise |" in table
