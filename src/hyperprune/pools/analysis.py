@@ -238,8 +238,9 @@ def analyse(pool: Pool, n_subpools: int = 1000, n_boot: int = N_BOOT, e0s: list[
         result["paired"] = {"ls_reference": paired(pool, tables, "ls_reference", n_boot=n_boot)}
         if "ls_reference_p5" in tables:
             result["paired"]["ls_reference_p5"] = paired(pool, tables, "ls_reference_p5", n_boot=n_boot)
-    replayable = pool.dense is not None or pool.name != "paper"
-    if replayable and pool.total_windows > 1 and n_subpools:
+    # a replay trains candidates window by window: it needs every window's record (the paper's pool has epoch 3)
+    replayable = all(r.at(w) is not None for r in pool.candidates for w in range(1, pool.total_windows + 1))
+    if replayable and n_subpools:
         names = [n for n in ("ls_reference", "ls_standard_k64", "valid_ppl") if n in given]
         result["replay"] = run_replays(pool, names, given, sorted({*(e0s or [3, star])} - {None}), n_subpools,
                                        noise_sd=noise["pooled_sd"].get("test"))
