@@ -202,7 +202,8 @@ def noise_table(result: dict) -> list[str]:
     runs = result["seed_noise"]["runs"]
     if not runs:
         return []
-    lines = ["| model | final test ppl by seed | sd | range | final valid ppl by seed | sd |", "|---|---|---|---|---|---|"]
+    lines = ["| model | final test ppl by seed | sd | range | final valid ppl by seed | sd |",
+             "|---|---|---|---|---|---|"]
     for key, e in runs.items():
         t, v = e["test"], e["valid"]
         lines.append(f"| {key} | " + ", ".join(f"{s}: {x:.2f}" for s, x in t["by_seed"].items()) +

@@ -36,7 +36,8 @@ def first_pool_record(name, kind, candidate, final, seed=0, epochs=6):
                      "spectra": {"reference": [d, 0.0, -1.0], "standard_k64": [0.0, 2 * d]},
                      "seconds": {"train": 8.0, "mask_update": 0.5, "valid_after_update": 1.0,
                                  "spectra": {"reference": 1.0, "standard_k64": 1.0}, "epoch": 13.0}})
-    params = None if kind == "dense" else {"sparse.death": "magnitude", "sparse.death_rate": 0.4 + 0.1 * (candidate % 6)}
+    params = None if kind == "dense" else {"sparse.death": "magnitude",
+                                           "sparse.death_rate": 0.4 + 0.1 * (candidate % 6)}
     return {"name": name, "kind": kind, "candidate": candidate, "seed": seed, "params": params, "epochs": rows,
             "config": {"train": {"epochs": epochs}},
             "final": {"valid_ppl": final, "test_ppl": final - 5, "epochs": epochs}, "failure": None}
