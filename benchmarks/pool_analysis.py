@@ -1,39 +1,19 @@
-"""What the PTB pool says about LSH: rank correlations with bootstrap CIs, and the search strategies
-replayed on random sub-pools with the search's own code (issue 11). Reads only committed records.
+"""BENCHMARKS.md's pool tables and figures, from the committed records (issues 11 and 18).
 
-    .venv/bin/python benchmarks/pool_analysis.py            # the pool (benchmarks/results/pool-ptb/)
-    .venv/bin/python benchmarks/pool_analysis.py --paper    # the paper's own pool: rho 0.72 and 0.42
+    .venv/bin/python benchmarks/pool_analysis.py --pool ptb --markdown        # the first pool (6 epochs)
+    .venv/bin/python benchmarks/pool_analysis.py --pool ptb-long --markdown   # the long pool (48 windows)
+    .venv/bin/python benchmarks/pool_analysis.py --pool paper                 # the paper's pool: 0.72 / 0.42
 
-**The pool** (`benchmarks/pool_ptb.py`): seed-0 candidates are the pool, `dense-s0` the reference
-whose spectrum LS distances are taken to at the same epoch, the other seeds the noise floor. The
-truth is a candidate's final validation perplexity. At every epoch e < final, against the truth:
+A thin script: reading the pools, the rank correlations with their bootstrap CIs, the paired
+bootstrap of rho(LS) - rho(loss), the strategy replays and leave-one-out are `hyperprune.pools`
+(its `analysis.py` docstring states what is computed, fixed before the long pool's data). This file
+prints the tables and draws the figures, and rebuilds the paper's table from the released code.
 
-    ls_reference    L2 distance of the `reference` spectrum (all exponents) to dense's, before the update
-    ls_standard_k64 the same with the `standard` spectrum, k = 64
-    valid_ppl       validation perplexity at e, before the mask update (what the search scores)
-    death_rate      the candidate's death rate: a prior known before training
+Writes benchmarks/results/<prefix>_analysis.json and the figures <prefix>_rho_by_window.png,
+<prefix>_rho_vs_dense_ratio.png, <prefix>_regret_vs_cost.png, <prefix>_seed_noise.png (prefix
+pool_ptb, pool_ptb_long). Partial records are fine: it says how many runs it read.
 
-each as Spearman rho and Kendall tau-b, with a percentile bootstrap 95% CI over candidates.
-
-**The replay.** On `--subpools` random sub-pools of 16 candidates (each drawn without replacement):
-`lsh` with `ls` (reference, and standard k = 64) and with `loss`, the paper's rounds
-(`hyperprune.search.rounds.advance`, keep half+1, 2 finalists, one more epoch a round, the winner
-the finalist with the best final validation perplexity) at e0 in {1, 2, 3}; `asha` on loss
-(Optuna's successive-halving pruner as the search builds it, `hyperprune.search.strategies.asha.ASHA`, its
-`pruner()` and `rungs`; trials arrive one after the other in the sub-pool's
-order); `full` (every candidate to the end); `random` (one candidate to the end). Regret is the
-pick's final validation perplexity minus the sub-pool's best; cost counts the epochs every
-candidate is trained (the dense reference's epochs too, for `ls`) and their measured seconds:
-training, validation, mask update and checkpoint of each epoch, plus the spectrum of each scoring.
-Sub-pools share candidates, so the spread over sub-pools is not a sampling CI for a new pool: we
-give the mean with a bootstrap CI over sub-pools, and the 2.5-97.5 percentile range of the regret.
-
-Writes benchmarks/results/pool_ptb_analysis.json, pool_ptb_rho_by_epoch.png,
-pool_ptb_regret_vs_cost.png and pool_ptb_seed_noise.png (for `--records .../pool-ptb-recurrent`,
-the recurrent-only pool: pool_ptb_recurrent_*). Partial records are fine: it says how
-many runs it read and analyses what is there.
-
-**The paper's pool** (`--paper`; `--extract-paper-pool MIRROR` rebuilds its table): 26 candidates
+**The paper's pool** (`--pool paper`; `--extract-paper-pool MIRROR` rebuilds its table): 26 candidates
 of the released trials pickle, with the LS distance and validation perplexity at epoch 3, against
 the final test perplexities listed in the released `sources/plotter.py` (`late_ppl0`, in the order
 of the trial indices listed there). plotter.py's own early-ppl series is the test perplexity of LE
@@ -46,80 +26,32 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import pickle
 import re
 import struct
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
-from hyperprune.report.rank_correlation import rank_correlation
+from hyperprune.errors import UserError
+from hyperprune.pools import analyse, load
+from hyperprune.pools.records import FOLDERS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-RECORDS = RESULTS / "pool-ptb"
-PAPER_POOL = RESULTS / "paper_pool_lstm_ptb.json"
+PAPER_POOL = REPO / FOLDERS["paper"]
 PAPER_MIRROR = Path("/work/.mirror/FATE4869+hyperpruning/repo")
 PAPER_TRIALS = "trials/LSTM_PTB/LE_tpe_trials_num_40_ind_100.pickle"
 PAPER_PLOTTER = "sources/plotter.py"
-
-SUBPOOL = 16
-ROUNDS = {"ei": 1, "keep": "half+1", "finalists": 2}     # the paper's rounds
-E0_CHOICES = (1, 2, 3)
-METRICS = ("ls_reference", "ls_standard_k64", "valid_ppl", "death_rate")
-SPECTRUM_OF = {"ls_reference": "reference", "ls_standard_k64": "standard_k64"}
-N_BOOT = 1000
-
-
-# --- rank correlation with a bootstrap CI ------------------------------------------------------------
-
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman rho of each row pair of (B, n) arrays: Pearson of average ranks (scipy's definition)."""
-    from scipy.stats import rankdata
-
-    rx, ry = rankdata(x, axis=1), rankdata(y, axis=1)
-    rx -= rx.mean(axis=1, keepdims=True)
-    ry -= ry.mean(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (rx * ry).sum(1) / np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
-
-
-def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Kendall tau-b of each row pair: (concordant - discordant) / sqrt(untied-x pairs * untied-y pairs)."""
-    sx = np.sign(x[:, :, None] - x[:, None, :])              # (B, n, n)
-    sy = np.sign(y[:, :, None] - y[:, None, :])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (sx * sy).sum((1, 2)) / np.sqrt(np.abs(sx).sum((1, 2)) * np.abs(sy).sum((1, 2)))
-
-
-def correlation_with_ci(x, y, n_boot: int = N_BOOT, seed: int = 0) -> dict:
-    """Spearman and Kendall (hyperprune.report.rank_correlation) and their percentile bootstrap 95% CIs
-    (candidates resampled with replacement; a resample with a constant side is dropped)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    point = rank_correlation(x.tolist(), y.tolist())
-    out = {"n": point.n, "spearman": point.spearman, "kendall": point.kendall, "note": point.note,
-           "spearman_ci": None, "kendall_ci": None}
-    if point.spearman is None:
-        return out
-    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
-    for name, fn in (("spearman", _spearman_rows), ("kendall", _kendall_rows)):
-        values = fn(x[idx], y[idx])
-        values = values[np.isfinite(values)]
-        out[f"{name}_ci"] = [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
-    return out
-
-
-def describe(c: dict) -> str:
-    if c["spearman"] is None:
-        return c["note"]
-    return (f"rho = {c['spearman']:.2f} [{c['spearman_ci'][0]:.2f}, {c['spearman_ci'][1]:.2f}], "
-            f"tau = {c['kendall']:.2f} [{c['kendall_ci'][0]:.2f}, {c['kendall_ci'][1]:.2f}] (n = {c['n']})")
+PREFIX = {"ptb": "pool_ptb", "ptb-long": "pool_ptb_long", "paper": "paper_pool"}
+EXCLUDED = "SET-signed"
+PREDICTORS = {"ls_reference": "LS distance, reference (L2, 2-window probe)",
+              "ls_reference_p5": "LS distance, reference (L2, 5-window probe)",
+              "ls_standard_k64": "LS distance, standard, k = 64",
+              "valid_ppl": "validation perplexity", "death_rate": "death rate (prior)"}
 
 
 # --- the paper's pool ----------------------------------------------------------------------------------
@@ -187,286 +119,290 @@ def extract_paper_pool(mirror: Path = PAPER_MIRROR) -> dict:
     }
 
 
-def paper_check(table: dict, n_boot: int = N_BOOT) -> dict:
-    rows = table["candidates"]
-    final = [r["final_ppl"] for r in rows]
-    return {name: correlation_with_ci([r[field] for r in rows], final, n_boot)
-            for name, field in (("ls_distance_e3", "ls_distance_e3"), ("valid_ppl_e3", "valid_ppl_e3"),
-                                ("test_ppl_e3", "test_ppl_e3"), ("death_rate", "death_rate"))}
+# --- tables ---------------------------------------------------------------------------------------------
+
+def without_set_signed(pool):
+    return pool.without(lambda r: r.params["sparse.death"] == EXCLUDED, f"without {EXCLUDED}")
 
 
-# --- the pool's records -------------------------------------------------------------------------------
-
-def load_records(folder: Path = RECORDS) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
-
-
-def _number(v) -> float:
-    return float(v)          # "inf" / "nan" strings come back as floats too
-
-
-class Pool:
-    """Seed-0 candidates with a final perplexity, the dense reference, and per-epoch lookups."""
-
-    def __init__(self, records: list[dict]):
-        self.records = records
-        self.dense = next((r for r in records if r["kind"] == "dense" and r["seed"] == 0), None)
-        self.candidates = sorted((r for r in records if r["kind"] == "candidate" and r["seed"] == 0),
-                                 key=lambda r: r["candidate"])
-        self.failed = [r["name"] for r in self.candidates if r["final"] is None]
-        self.candidates = [r for r in self.candidates if r["final"] is not None]
-        self.final_epoch = max((r["final"]["epochs"] for r in self.candidates), default=0)
-        self.final = np.array([_number(r["final"]["valid_ppl"]) for r in self.candidates])
-
-    def epoch(self, record: dict, e: int) -> dict:
-        return record["epochs"][e - 1]
-
-    def metric(self, name: str, record: dict, e: int) -> float:
-        if name == "valid_ppl":
-            return _number(self.epoch(record, e)["valid_ppl_before_update"])
-        if name == "death_rate":
-            return float(record["params"]["sparse.death_rate"])
-        variant = SPECTRUM_OF[name]
-        a = np.array([_number(v) for v in self.epoch(record, e)["spectra"][variant]])
-        b = np.array([_number(v) for v in self.epoch(self.dense, e)["spectra"][variant]])
-        with np.errstate(invalid="ignore"):
-            d = float(np.sqrt(((a - b) ** 2).sum()))   # L2, as hyperprune.lyapunov.distance("l2")
-        return d if math.isfinite(d) else math.inf     # a broken spectrum ranks last
-
-    def table(self, name: str) -> np.ndarray:
-        """(candidates, final_epoch) values of a metric; column e-1 is epoch e."""
-        return np.array([[self.metric(name, r, e) for e in range(1, self.final_epoch + 1)]
-                         for r in self.candidates])
-
-    def search_seconds(self, record: dict, e: int) -> float:
-        """What a search spends on epoch e of a run: training, validation, mask update, checkpoint
-        (the record's epoch time less the measurements only this benchmark makes)."""
-        s = self.epoch(record, e)["seconds"]
-        return s["epoch"] - s["valid_after_update"] - sum(s["spectra"].values())
-
-    def seconds_table(self, records: list[dict]) -> np.ndarray:
-        return np.array([[self.search_seconds(r, e) for e in range(1, self.final_epoch + 1)] for r in records])
-
-    def spectrum_seconds(self, variant: str, records: list[dict]) -> np.ndarray:
-        return np.array([[self.epoch(r, e)["seconds"]["spectra"][variant] for e in range(1, self.final_epoch + 1)]
-                         for r in records])
+def _ci(c: dict, stat: str = "spearman") -> str:
+    if c is None or c.get(stat) is None:
+        return "n/a"
+    if c[f"{stat}_ci"] is None:                 # every resample had a constant side
+        return f"{c[stat]:.2f}"
+    lo, hi = c[f"{stat}_ci"]
+    return f"{c[stat]:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def correlations_by_epoch(pool: Pool, n_boot: int = N_BOOT) -> dict:
-    out = {}
-    for name in METRICS:
-        if name.startswith("ls_") and pool.dense is None:
-            continue
-        values = pool.table(name)
-        out[name] = {}
-        for e in range(1, pool.final_epoch):
-            column = values[:, e - 1]
-            keep = np.isfinite(column)
-            out[name][str(e)] = correlation_with_ci(column[keep], pool.final[keep], n_boot, seed=e)
-    return out
+def _unit(result: dict) -> str:
+    return "epoch" if result["pool"] == "ptb" else "window"
 
 
-# --- the strategies, replayed ---------------------------------------------------------------------------
-
-def replay_lsh(scores: np.ndarray, final: np.ndarray, e0: int) -> tuple[int, np.ndarray, int]:
-    """(winner, epochs each candidate is trained, last scoring epoch) of `lsh` on (n, E) scores."""
-    from hyperprune.search.rounds import advance
-
-    n, final_epoch = scores.shape
-    first = {c: float(scores[c, e0 - 1]) for c in range(n)}
-    progress = advance(first, lambda c, e: float(scores[c, e - 1]), e0=e0, ei=ROUNDS["ei"], final=final_epoch,
-                       keep=ROUNDS["keep"], finalists=ROUNDS["finalists"])
-    reached = np.full(n, e0)
-    for r in progress.rounds:
-        reached[r.candidates] = np.maximum(reached[r.candidates], r.epoch)
-    reached[progress.finalists] = final_epoch
-    winner = min(progress.finalists, key=lambda c: (final[c], c))
-    last_scored = max((r.epoch for r in progress.rounds), default=e0)
-    return winner, reached, last_scored
+def correlation_table(result: dict, target: str, stat: str, title: str) -> list[str]:
+    by_name = result["correlations"].get(target, {})
+    windows = sorted({int(w) for by_window in by_name.values() for w in by_window})
+    if not windows:
+        return []
+    unit = _unit(result)
+    lines = [title, "", "| predictor | " + " | ".join(f"{unit} {w}" for w in windows) + " |",
+             "|---|" + "---|" * len(windows)]
+    for name, by_window in by_name.items():
+        lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(_ci(by_window.get(str(w)), stat)
+                                                                      for w in windows) + " |")
+    return lines + [""]
 
 
-def replay_asha(scores: np.ndarray, final: np.ndarray, e0: int = 1) -> tuple[int | None, np.ndarray]:
-    """(winner, epochs each candidate is trained) of `asha`: trials one after the other, in row order."""
-    import optuna
-
-    from hyperprune.search.strategies.asha import ASHA
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    n, final_epoch = scores.shape
-    strategy = ASHA(SimpleNamespace(search=SimpleNamespace(first_epoch=e0, keep=ROUNDS["keep"], sampler="random",
-                                                           metric="loss"), final_epochs=final_epoch))
-    rungs = strategy.rungs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        study = optuna.create_study(pruner=strategy.pruner(), sampler=optuna.samplers.RandomSampler(seed=0))
-        reached = np.zeros(n, dtype=int)
-        completed = []
-        for c in range(n):
-            trial = study.ask()
-            for epoch in rungs:
-                trial.report(float(scores[c, epoch - 1]), epoch)
-                reached[c] = epoch
-                if epoch < final_epoch and trial.should_prune():
-                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                    break
-            else:
-                study.tell(trial, float(scores[c, final_epoch - 1]))
-                completed.append(c)
-    winner = min(completed, key=lambda c: (final[c], c)) if completed else None
-    return winner, reached
+def paired_table(result: dict, title: str) -> list[str]:
+    if not result["paired"]:
+        return []
+    rho = result["correlations"]["test"]
+    marks = {result["w_star"]: "w*", 3: "e0"}
+    lines = [title, "", f"| {_unit(result)} | dense ppl / final | rho(LS) | rho(loss) | rho(LS) - rho(loss) "
+             "[paired 95% CI] | share of resamples > 0 |", "|---|---|---|---|---|---|"]
+    for w, d in result["paired"]["ls_reference"].items():
+        mark = " (" + ", ".join(v for k, v in marks.items() if str(k) == w) + ")" if int(w) in marks else ""
+        ratio = result["dense_ratio"].get(int(w))
+        diff = "n/a" if d["difference"] is None else f"{d['difference']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]"
+        lines.append(f"| {w}{mark} | {'n/a' if ratio is None else f'{ratio:.2f}'} | "
+                     f"{rho['ls_reference'][w]['spearman']:.2f} | {rho['valid_ppl'][w]['spearman']:.2f} | {diff} | "
+                     f"{'n/a' if d['share_above_0'] is None else format(100 * d['share_above_0'], '.0f') + '%'} |")
+    return lines + [""]
 
 
-def _mean_ci(values: np.ndarray, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(N_BOOT, len(values)))].mean(1)
-    return {"mean": float(values.mean()), "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
-            "range95": [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]}
+def strategy_table(result: dict) -> list[str]:
+    rep = result["replay"]
+    if not rep:
+        return []
+    noise = result["seed_noise"]["pooled_sd"].get("test")
+    unit = _unit(result)
+    lines = [f"Strategies replayed on {rep['subpools']} random sub-pools of {rep['subpool_size']} (mean [95% CI of "
+             f"the mean]; regret in final test ppl; within noise: regret <= "
+             f"{'n/a' if noise is None else f'{noise:.2f}'}, the seeded candidates' pooled seed sd):", "",
+             f"| strategy | regret | 95% of sub-pools within | picked the best | within noise | {unit}s | seconds | "
+             "leave-one-out: largest change in picked the best |", "|---|---|---|---|---|---|---|---|"]
+    for name, s in rep["strategies"].items():
+        r, loo = s["regret"], s["leave_one_out"]
+        within = "n/a" if s["within_noise"] is None else f"{100 * s['within_noise']:.0f}%"
+        lines.append(f"| {name} | {r['mean']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}] | "
+                     f"[{r['range95'][0]:.2f}, {r['range95'][1]:.2f}] | {100 * s['picked_best']:.0f}% | {within} | "
+                     f"{s['windows']['mean']:.1f} | {s['seconds']['mean']:.0f} | {_loo(loo)} |")
+    return lines + [""]
 
 
-def replay_strategies(pool: Pool, n_subpools: int = 1000, size: int = SUBPOOL, seed: int = 0) -> dict:
-    """Regret and cost of each strategy over `n_subpools` random sub-pools of `size` candidates."""
-    size = min(size, len(pool.candidates))
-    rng = np.random.default_rng(seed)
-    final, E = pool.final, pool.final_epoch
-    tables = {name: pool.table(name) for name in ("ls_reference", "ls_standard_k64", "valid_ppl")
-              if not name.startswith("ls_") or pool.dense is not None}
-    seconds = pool.seconds_table(pool.candidates)                       # (n, E)
-    cum_seconds = np.concatenate([np.zeros((len(final), 1)), np.cumsum(seconds, 1)], 1)
-    dense_cum = (np.concatenate([[0.0], np.cumsum(pool.seconds_table([pool.dense])[0])])
-                 if pool.dense is not None else None)
-    spectrum_s = {v: pool.spectrum_seconds(v, pool.candidates) for v in ("reference", "standard_k64")
-                  if pool.dense is not None}
-    dense_spectrum_s = {v: pool.spectrum_seconds(v, [pool.dense])[0] for v in spectrum_s}
-
-    strategies = [("full", None, None), ("random", None, None), ("asha_loss", "valid_ppl", 1)]
-    for e0 in E0_CHOICES:
-        if e0 + 1 <= E:
-            strategies += [(f"lsh_{m}_e{e0}", m, e0) for m in ("ls_reference", "ls_standard_k64", "valid_ppl")
-                           if m in tables]
-    out = {name: {"regret": [], "epochs": [], "seconds": []} for name, _, _ in strategies}
-    for _ in range(n_subpools):
-        members = rng.choice(len(final), size=size, replace=False)
-        sub_final = final[members]
-        best = sub_final.min()
-        for name, metric, e0 in strategies:
-            if name == "full":
-                winner, reached, dense_epochs, spectra = int(np.argmin(sub_final)), np.full(size, E), 0, 0.0
-            elif name == "random":
-                winner = int(rng.integers(size))
-                reached, dense_epochs, spectra = np.zeros(size, dtype=int), 0, 0.0
-                reached[winner] = E
-            elif name.startswith("asha"):
-                winner, reached = replay_asha(tables[metric][members], sub_final, e0)
-                dense_epochs, spectra = 0, 0.0
-            else:
-                winner, reached, last = replay_lsh(tables[metric][members], sub_final, e0)
-                dense_epochs, spectra = 0, 0.0
-                if metric in SPECTRUM_OF:
-                    # every alive candidate is measured at every round's epoch; dense at each of those epochs
-                    variant = SPECTRUM_OF[metric]
-                    scored = [(c, e) for c in range(size) for e in range(e0, min(reached[c], last) + 1)]
-                    spectra = sum(spectrum_s[variant][members[c], e - 1] for c, e in scored)
-                    spectra += dense_spectrum_s[variant][e0 - 1:last].sum()
-                    dense_epochs = last
-            if winner is None:
-                continue
-            cost_s = cum_seconds[members, reached].sum() + spectra
-            if dense_epochs:
-                cost_s += dense_cum[dense_epochs]
-            out[name]["regret"].append(sub_final[winner] - best)
-            out[name]["epochs"].append(int(reached.sum()) + dense_epochs)
-            out[name]["seconds"].append(float(cost_s))
-    summary = {}
-    for name, values in out.items():
-        if not values["regret"]:
-            continue
-        summary[name] = {key: _mean_ci(np.array(v, dtype=float)) for key, v in values.items()}
-        summary[name]["picked_best"] = float(np.mean(np.array(values["regret"]) == 0))
-        summary[name]["subpools"] = len(values["regret"])
-    return summary
+def _loo(loo: dict | None) -> str:
+    if loo is None:
+        return "n/a (every sub-pool is the whole pool)"
+    if loo["change"] == 0:
+        return "no candidate changes it"
+    return (f"without {loo['candidate']}: {100 * loo['without']:.0f}% ({100 * loo['change']:+.0f} points, "
+            f"{loo['subpools_without']} sub-pools)")
 
 
-# --- noise floor, figures, main -------------------------------------------------------------------------
-
-def seed_noise(records: list[dict]) -> dict:
-    """Final validation perplexity of each run trained under several seeds."""
-    groups: dict[str, dict] = {}
-    for r in records:
-        if r["final"] is None:
-            continue
-        key = "dense" if r["kind"] == "dense" else f"c{r['candidate']:02d}"
-        groups.setdefault(key, {})[str(r["seed"])] = _number(r["final"]["valid_ppl"])
-    out = {}
-    for key, by_seed in groups.items():
-        if len(by_seed) > 1:
-            v = np.array(list(by_seed.values()))
-            out[key] = {"by_seed": by_seed, "mean": float(v.mean()), "sd": float(v.std(ddof=1)),
-                        "range": float(v.max() - v.min())}
-    return out
-
-
-def output_prefix(records: Path) -> str:
-    """pool-ptb -> pool_ptb, pool-ptb-recurrent -> pool_ptb_recurrent: each pool's files apart."""
-    return records.resolve().name.replace("-", "_")
+def noise_table(result: dict) -> list[str]:
+    runs = result["seed_noise"]["runs"]
+    if not runs:
+        return []
+    lines = ["| model | final test ppl by seed | sd | range | final valid ppl by seed | sd |",
+             "|---|---|---|---|---|---|"]
+    for key, e in runs.items():
+        t, v = e["test"], e["valid"]
+        lines.append(f"| {key} | " + ", ".join(f"{s}: {x:.2f}" for s, x in t["by_seed"].items()) +
+                     f" | {t['sd']:.2f} | {t['range']:.2f} | " +
+                     ", ".join(f"{s}: {x:.2f}" for s, x in v["by_seed"].items()) + f" | {v['sd']:.2f} |")
+    pooled = result["seed_noise"]["pooled_sd"]
+    if pooled:
+        lines += ["", f"Pooled seed sd of the candidates {', '.join(result['seed_noise']['candidates'])} "
+                      f"({result['seed_noise']['df']} degrees of freedom): test {pooled['test']:.2f}, "
+                      f"valid {pooled['valid']:.2f} ppl."]
+    return lines + [""]
 
 
-def plot(result: dict, folder: Path, prefix: str = "pool_ptb") -> list[Path]:
+def sensitivity(pool, n_subpools: int = 1000) -> list[str]:
+    """Issue 18's re-check of the first pool's "92% against 50%": LSH from e0 = 3 on LS and on loss,
+    picked the best, as the pool is counted (bit-identical runs once, or all 32) and judged (final
+    valid or test ppl), in all sub-pools and in those without the candidate each result rests on."""
+    from dataclasses import replace
+
+    from hyperprune.pools import analysis, replay
+
+    lines = ["LSH from e0 = 3, picked the sub-pool's best (LS / loss), by how the pool is counted and judged "
+             f"({n_subpools} sub-pools of 16; the pick is the finalist with the best final valid ppl):", "",
+             "| candidates | judged on | all sub-pools | without c07 | without c22 |", "|---|---|---|---|---|"]
+    for counted, p in (("29 distinct", pool), ("32, bit-identical ones too", replace(pool, duplicates={}))):
+        names = ["ls_reference", "valid_ppl"]
+        tables = analysis.replay_tables(p, names, analysis.predictors(p))
+        plan = [s for s in analysis.strategies(p, [3], names) if s.kind == "lsh"]
+        members = replay.subpools(len(p.candidates), 16, n_subpools, seed=0)
+        labels = [r.name.removesuffix("-s0") for r in p.candidates]
+        for judge in ("valid", "test"):
+            runs = replay.replay(plan, tables, p.final_valid(), analysis.finals(p, judge), analysis.costs(p), members)
+            cells = []
+            for left_out in (None, "c07", "c22"):
+                keep = (np.ones(len(members), bool) if left_out is None
+                        else ~(members == labels.index(left_out)).any(axis=1))
+                cells.append(" / ".join(f"{100 * np.mean(runs[s.name]['regret'][keep] == 0):.0f}%" for s in plan))
+            lines.append(f"| {counted} | final {judge} ppl | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def markdown(result: dict, without: dict | None = None) -> str:
+    """BENCHMARKS.md's tables of one pool (and of the pool without SET-signed), from the analysis."""
+    lines = noise_table(result)
+    lines += correlation_table(result, "test", "spearman", "Spearman rho against final test perplexity (95% "
+                                                           f"bootstrap CI), by the {_unit(result)} measured:")
+    lines += correlation_table(result, "test", "kendall", "Kendall tau, same layout:")
+    lines += correlation_table(result, "valid", "spearman", "Spearman rho against final validation perplexity:")
+    lines += paired_table(result, "The paired bootstrap of rho(LS) - rho(loss), against final test perplexity "
+                                  f"(w* = {result['w_star']}):")
+    if without is not None:
+        n = len(without["candidates"])
+        lines += correlation_table(without, "test", "spearman", f"Without {EXCLUDED} ({n} candidates), Spearman rho "
+                                                                "against final test perplexity:")
+        lines += paired_table(without, f"Without {EXCLUDED}, the paired difference:")
+    lines += strategy_table(result)
+    if without is not None:
+        lines += ["Without " + EXCLUDED + ":", ""] + strategy_table(without)
+    return "\n".join(lines)
+
+
+def side_by_side(results: dict[str, dict]) -> str:
+    """BENCHMARKS.md's one table of both pools: set-up, finals, the paired test at w* and e0 = 3,
+    and LSH's rounds from e0 = 3 on LS and on loss."""
+    def final(r, pick):
+        tests = sorted(f["test_ppl"] for f in r["finals"].values())
+        return "n/a" if not tests else f"{pick(tests):.2f}"
+
+    def paired(r, w):
+        d = (r["paired"].get("ls_reference") or {}).get(str(w))
+        if not d or d["difference"] is None:
+            return "n/a"
+        rho = r["correlations"]["test"]
+        return (f"{rho['ls_reference'][str(w)]['spearman']:.2f} vs {rho['valid_ppl'][str(w)]['spearman']:.2f}: "
+                f"{d['difference']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]")
+
+    def lsh(r, signal):
+        s = ((r["replay"] or {}).get("strategies") or {}).get(f"lsh_{signal}_e3")
+        if s is None:
+            return "n/a"
+        within = "" if s["within_noise"] is None else f", {100 * s['within_noise']:.0f}% within noise"
+        return f"regret {s['regret']['mean']:.2f}, best {100 * s['picked_best']:.0f}%{within}"
+
+    rows = [("distinct candidates", lambda r: str(len(r["candidates"]))),
+            ("budget T; e0 = 3 is", lambda r: f"{r['total_windows']}; {100 * 3 / r['total_windows']:.0f}% of T"),
+            ("w* (dense within 2.5x its final)", lambda r: str(r["w_star"])),
+            ("dense final test ppl", lambda r: "n/a" if not r["dense"] else f"{r['dense']['test_ppl']:.2f}"),
+            ("candidates' final test ppl: best / median / worst",
+             lambda r: f"{final(r, min)} / {final(r, np.median)} / {final(r, max)}"),
+            ("pooled seed sd of the candidates (test ppl, df)",
+             lambda r: "n/a" if not r["seed_noise"]["pooled_sd"] else
+             f"{r['seed_noise']['pooled_sd']['test']:.2f} ({r['seed_noise']['df']})"),
+            ("rho(LS) vs rho(loss) at w*: difference [paired CI]", lambda r: paired(r, r["w_star"])),
+            ("rho(LS) vs rho(loss) at 3: difference [paired CI]", lambda r: paired(r, 3)),
+            ("LSH from 3 on LS", lambda r: lsh(r, "ls_reference")),
+            ("LSH from 3 on loss", lambda r: lsh(r, "valid_ppl"))]
+    names = list(results)
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |" for label, cell in rows]
+    return "\n".join(lines)
+
+
+def report(result: dict) -> str:
+    lines = [f"pool {result['pool']}: read {result['runs_read']} runs, {len(result['candidates'])} distinct seed-0 "
+             f"candidates finished ({len(result['failed'])} failed; bit-identical: "
+             f"{', '.join(f'{a} = {b}' for a, b in result['duplicates'].items()) or 'none'}); "
+             f"dense {'finished' if result['dense'] else 'missing'}; w* = {result['w_star']}"]
+    gaps = result["not_improving"]
+    lines.append(f"validation did not improve at {gaps['count']} of {gaps['of']} (candidate, early window) pairs "
+                 f"(there the search's last-improving rule scores an earlier state)")
+    if result["dense"]:
+        lines.append(f"dense: valid {result['dense']['valid_ppl']:.2f}, test {result['dense']['test_ppl']:.2f}")
+    finals = sorted((f["test_ppl"], name) for name, f in result["finals"].items())
+    if finals:
+        lines.append(f"candidates' final test ppl: best {finals[0][1]} {finals[0][0]:.2f}, median "
+                     f"{np.median([f for f, _ in finals]):.2f}, worst {finals[-1][1]} {finals[-1][0]:.2f}")
+    for target, by_name in result["correlations"].items():
+        for name, by_window in by_name.items():
+            lines.append(f"{target:5s} {name:16s} " + "  ".join(f"{w}: {_ci(c)}" for w, c in by_window.items()))
+    for w, d in result["paired"].get("ls_reference", {}).items():
+        if d["difference"] is not None:
+            lines.append(f"rho(LS) - rho(loss) at {w}: {d['difference']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]")
+    for name, s in (result["replay"] or {}).get("strategies", {}).items():
+        lines.append(f"{name:26s} regret {s['regret']['mean']:7.2f}  windows {s['windows']['mean']:6.1f}  "
+                     f"seconds {s['seconds']['mean']:8.0f}  picked the best {100 * s['picked_best']:.0f}%")
+    return "\n".join(lines)
+
+
+# --- figures --------------------------------------------------------------------------------------------
+
+def plot(result: dict, without: dict | None, folder: Path, prefix: str) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     paths = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, stat in zip(axes, ("spearman", "kendall")):
-        for name, by_epoch in result["correlations"].items():
-            epochs = [int(e) for e, c in by_epoch.items() if c[stat] is not None]
-            if not epochs:
-                continue
-            mid = [by_epoch[str(e)][stat] for e in epochs]
-            lo = [by_epoch[str(e)][f"{stat}_ci"][0] for e in epochs]
-            hi = [by_epoch[str(e)][f"{stat}_ci"][1] for e in epochs]
-            ax.plot(epochs, mid, marker="o", label=name)
-            ax.fill_between(epochs, lo, hi, alpha=0.15)
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("epoch e")
-        ax.set_title(f"{stat} vs final valid ppl (95% bootstrap CI)")
-    axes[0].set_ylabel("rank correlation")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(folder / f"{prefix}_rho_by_epoch.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    unit = _unit(result)
+    for x_axis, suffix in (("window", "rho_by_window"), ("ratio", "rho_vs_dense_ratio")):
+        if x_axis == "ratio" and not result["dense_ratio"]:
+            continue
+        panels = [(result, "all candidates")] + ([(without, f"without {EXCLUDED}")] if without else [])
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), sharey=True, squeeze=False)
+        for ax, (res, title) in zip(axes[0], panels):
+            for name, by_window in res["correlations"].get("test", {}).items():
+                ws = [int(w) for w, c in by_window.items() if c["spearman"] is not None]
+                x = ws if x_axis == "window" else [result["dense_ratio"][w] for w in ws]
+                mid = [by_window[str(w)]["spearman"] for w in ws]
+                ax.plot(x, mid, marker="o", label=PREDICTORS.get(name, name))
+                ax.fill_between(x, [by_window[str(w)]["spearman_ci"][0] for w in ws],
+                                [by_window[str(w)]["spearman_ci"][1] for w in ws], alpha=0.12)
+            ax.axhline(0, color="grey", lw=0.5)
+            if x_axis == "ratio":
+                ax.axvline(2.5, color="grey", ls=":", lw=1)
+                ax.invert_xaxis()           # training goes left to right
+                ax.set_xlabel("dense valid ppl / its final (dotted: 2.5, w*)")
+            else:
+                ax.xaxis.get_major_locator().set_params(integer=True)
+                ax.set_xlabel(unit)
+            ax.set_title(f"Spearman rho vs final test ppl, {title}", fontsize=9)
+        axes[0][0].set_ylabel("rank correlation (95% bootstrap CI)")
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        paths.append(folder / f"{prefix}_{suffix}.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
-    markers = {"full": "s", "random": "D", "asha": "^", "lsh_ls_reference": "o", "lsh_ls_standard_k64": "v",
-               "lsh_valid_ppl": "P"}
-    for ax, cost in zip(axes, ("epochs", "seconds")):
-        for name, s in result["strategies"].items():
-            x, y = s[cost]["mean"], s["regret"]["mean"]
-            marker = next((m for family, m in markers.items() if name.startswith(family)), "o")
-            ax.errorbar(x, y, yerr=[[y - s["regret"]["ci95"][0]], [s["regret"]["ci95"][1] - y]],
-                        xerr=[[x - s[cost]["ci95"][0]], [s[cost]["ci95"][1] - x]], fmt=marker, capsize=3,
-                        label=name)
-        ax.set_xlabel(f"cost ({cost}, mean over sub-pools)")
-    axes[0].set_ylabel("regret (final valid ppl above the sub-pool's best)")
-    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"{result['subpools']} random sub-pools of {result['subpool_size']}: mean and 95% CI")
-    fig.tight_layout()
-    paths.append(folder / f"{prefix}_regret_vs_cost.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    rep = result["replay"]
+    if rep:
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+        names = list(rep["strategies"])
+        colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(names), 2)))
+        markers = "osD^vP*Xhp<>dH8"
+        for ax, cost in zip(axes, ("windows", "seconds")):
+            for i, name in enumerate(names):
+                s = rep["strategies"][name]
+                x, y = s[cost]["mean"], s["regret"]["mean"]
+                ax.errorbar(x, y, yerr=[[y - s["regret"]["ci95"][0]], [s["regret"]["ci95"][1] - y]],
+                            xerr=[[x - s[cost]["ci95"][0]], [s[cost]["ci95"][1] - x]], fmt=markers[i % len(markers)],
+                            color=colours[i], capsize=3, label=name)
+            ax.set_xlabel(f"cost ({unit}s, mean over sub-pools)" if cost == "windows" else "cost (seconds)")
+        axes[0].set_ylabel("regret (final test ppl above the sub-pool's best)")
+        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        fig.suptitle(f"{rep['subpools']} random sub-pools of {rep['subpool_size']}: mean and 95% CI")
+        fig.tight_layout()
+        paths.append(folder / f"{prefix}_regret_vs_cost.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
 
-    if result["seed_noise"]:
+    runs = result["seed_noise"]["runs"]
+    if runs:
         fig, ax = plt.subplots(figsize=(8, 4))
-        finals = sorted(result["pool_finals"].items(), key=lambda kv: kv[1])
-        ax.plot(range(len(finals)), [v for _, v in finals], "o", color="grey", label="seed 0, every candidate")
-        for key, s in result["seed_noise"].items():
-            x = next((i for i, (name, _) in enumerate(finals) if name == key), -1)
-            ax.plot([x] * len(s["by_seed"]), list(s["by_seed"].values()), "x", ms=9,
-                    label=f"{key}: seeds {', '.join(s['by_seed'])} (sd {s['sd']:.1f})")
-        ax.set_xlabel("candidate, by final valid ppl (dense at -1)")
-        ax.set_ylabel("final valid ppl")
+        finals = sorted(((f["test_ppl"], name.removesuffix("-s0")) for name, f in result["finals"].items()))
+        ax.plot(range(len(finals)), [v for v, _ in finals], "o", color="grey", label="seed 0, every candidate")
+        for key, e in runs.items():
+            x = next((i for i, (_, name) in enumerate(finals) if name == key), -1)
+            ax.plot([x] * len(e["test"]["by_seed"]), list(e["test"]["by_seed"].values()), "x", ms=9,
+                    label=f"{key}: seeds {', '.join(e['test']['by_seed'])} (sd {e['test']['sd']:.1f})")
+        ax.set_xlabel("candidate, by final test ppl (dense at -1)")
+        ax.set_ylabel("final test ppl")
         ax.legend(fontsize=7)
         fig.tight_layout()
         paths.append(folder / f"{prefix}_seed_noise.png")
@@ -475,91 +411,23 @@ def plot(result: dict, folder: Path, prefix: str = "pool_ptb") -> list[Path]:
     return paths
 
 
-def analyse(records: list[dict], n_subpools: int = 1000, n_boot: int = N_BOOT) -> dict:
-    pool = Pool(records)
-    result = {"runs_read": len(records), "candidates_finished": len(pool.candidates), "failed": pool.failed,
-              "dense": None if pool.dense is None or pool.dense["final"] is None else pool.dense["final"],
-              "final_epoch": pool.final_epoch, "subpool_size": min(SUBPOOL, len(pool.candidates)),
-              "subpools": n_subpools,
-              "pool_finals": {f"c{r['candidate']:02d}": _number(r["final"]["valid_ppl"]) for r in pool.candidates},
-              "pool_finals_test": {f"c{r['candidate']:02d}": _number(r["final"]["test_ppl"]) for r in pool.candidates},
-              "seed_noise": seed_noise(records), "correlations": {}, "strategies": {}}
-    if len(pool.candidates) >= 3 and pool.final_epoch >= 2:
-        result["correlations"] = correlations_by_epoch(pool, n_boot)
-        result["strategies"] = replay_strategies(pool, n_subpools)
-    return result
-
-
-def report(result: dict) -> str:
-    lines = [f"read {result['runs_read']} runs: {result['candidates_finished']} seed-0 candidates finished"
-             f" ({len(result['failed'])} failed), dense {'finished' if result['dense'] else 'missing'};"
-             f" final epoch {result['final_epoch']}"]
-    if result["dense"]:
-        lines.append(f"dense: valid {result['dense']['valid_ppl']:.2f}, test {result['dense']['test_ppl']:.2f}")
-    if result["pool_finals"]:
-        for split, finals in (("valid", result["pool_finals"]), ("test", result["pool_finals_test"])):
-            v = sorted(finals.values())
-            lines.append(f"candidates' final {split} ppl: best {v[0]:.2f}, median {np.median(v):.2f}, "
-                         f"worst {v[-1]:.2f}")
-    for key, s in result["seed_noise"].items():
-        lines.append(f"seed noise {key}: sd {s['sd']:.2f}, range {s['range']:.2f} over seeds {', '.join(s['by_seed'])}")
-    for name, by_epoch in result["correlations"].items():
-        for e, c in by_epoch.items():
-            lines.append(f"{name:16s} e{e}: {describe(c)}")
-    for name, s in result["strategies"].items():
-        lines.append(f"{name:24s} regret {s['regret']['mean']:7.2f} [{s['regret']['ci95'][0]:.2f}, "
-                     f"{s['regret']['ci95'][1]:.2f}]  epochs {s['epochs']['mean']:6.1f}  seconds "
-                     f"{s['seconds']['mean']:8.0f}  best picked {100 * s['picked_best']:.0f}%")
-    return "\n".join(lines)
-
-
-PREDICTORS = {"ls_reference": "LS distance, reference (all exponents, L2)",
-              "ls_standard_k64": "LS distance, standard, k = 64",
-              "valid_ppl": "validation perplexity", "death_rate": "death rate (prior)"}
-
-
-def markdown(result: dict) -> str:
-    """The tables of BENCHMARKS.md's pool section, from the analysis (so the text quotes the records)."""
-    epochs = sorted({int(e) for by_epoch in result["correlations"].values() for e in by_epoch})
-    lines = []
-    for title, stat in (("Spearman rho against final validation perplexity (95% bootstrap CI), by the epoch "
-                         "measured:", "spearman"), ("Kendall tau, same layout:", "kendall")):
-        lines += [title, "", "| predictor | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
-                  "|---|" + "---|" * len(epochs)]
-        for name, by_epoch in result["correlations"].items():
-            cells = []
-            for e in epochs:
-                c = by_epoch.get(str(e))
-                cells.append("n/a" if c is None or c[stat] is None else
-                             f"{c[stat]:.2f} [{c[stat + '_ci'][0]:.2f}, {c[stat + '_ci'][1]:.2f}]")
-            lines.append(f"| {PREDICTORS.get(name, name)} | " + " | ".join(cells) + " |")
-        lines.append("")
-    if result["strategies"]:
-        n, size = result["subpools"], result["subpool_size"]
-        lines += [f"Strategies replayed on {n} random sub-pools of {size} (mean [95% CI of the mean]; "
-                      f"regret in validation perplexity):", "",
-                  "| strategy | regret | 95% of sub-pools within | picked the best | epochs | seconds |",
-                  "|---|---|---|---|---|---|"]
-        for name, st in result["strategies"].items():
-            r = st["regret"]
-            lines.append(f"| {name} | {r['mean']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}] | "
-                         f"[{r['range95'][0]:.2f}, {r['range95'][1]:.2f}] | {100 * st['picked_best']:.0f}% | "
-                         f"{st['epochs']['mean']:.1f} | {st['seconds']['mean']:.0f} |")
-    if result["seed_noise"]:
-        lines += ["", "| model | final valid ppl by seed | sd | range |", "|---|---|---|---|"]
-        for key, sn in result["seed_noise"].items():
-            by_seed = ", ".join(f"{seed}: {v:.2f}" for seed, v in sn["by_seed"].items())
-            lines.append(f"| {key} | {by_seed} | {sn['sd']:.2f} | {sn['range']:.2f} |")
-    return "\n".join(lines)
+def for_json(result: dict) -> dict:
+    """The analysis less the per-sub-pool arrays (the summary keeps what the tables quote)."""
+    out = dict(result)
+    if result["replay"]:
+        out["replay"] = {k: v for k, v in result["replay"].items() if k not in ("per_subpool", "members")}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=Path, default=RECORDS)
+    parser.add_argument("--pool", choices=sorted(PREFIX), default="ptb")
+    parser.add_argument("--records", type=Path, help="the pool's folder (default: the repository's)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--subpools", type=int, default=1000)
-    parser.add_argument("--paper", action="store_true", help="the rho check on the paper's own pool")
+    parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--markdown", action="store_true", help="also print BENCHMARKS.md's tables")
+    parser.add_argument("--side-by-side", action="store_true", help="only the table of both pools, ptb and ptb-long")
     parser.add_argument("--extract-paper-pool", type=Path, metavar="MIRROR",
                         help=f"rebuild {PAPER_POOL.name} from a clone of the released repository")
     args = parser.parse_args(argv)
@@ -568,24 +436,34 @@ def main(argv: list[str] | None = None) -> int:
         PAPER_POOL.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {PAPER_POOL} ({len(table['candidates'])} candidates)")
         return 0
-    if args.paper:
-        table = json.loads(PAPER_POOL.read_text(encoding="utf-8"))
-        for name, c in paper_check(table).items():
-            print(f"paper pool, {name:15s} vs final test ppl: {describe(c)}")
-        return 0
     start = time.perf_counter()
-    result = analyse(load_records(args.records), args.subpools)
-    prefix = output_prefix(args.records)
-    result["masked"] = sorted({tuple(r["config"]["sparse"]["masked"]) for r in load_records(args.records)
-                               if r["kind"] == "candidate" and "config" in r})
+    if args.side_by_side:
+        print(side_by_side({name: analyse(load(name), args.subpools, args.boot) for name in ("ptb", "ptb-long")}))
+        return 0
+    try:
+        pool = load(args.pool, args.records)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = analyse(pool, args.subpools, args.boot)
+    if args.pool == "paper":
+        for name, c in result["correlations"]["test"].items():
+            print(f"paper pool, {name:15s} at epoch 3 vs final test ppl: {_ci(c['3'])}, tau {_ci(c['3'], 'kendall')} "
+                  f"(n = {c['3']['n']})")
+        return 0
+    without = analyse(without_set_signed(pool), args.subpools, args.boot) if pool.candidates else None
+    prefix = PREFIX[args.pool]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{prefix}_analysis.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    if result["strategies"]:
-        plot(result, args.out, prefix)
-    print(f"masked matrices: {result['masked']}")
+    (args.out / f"{prefix}_analysis.json").write_text(
+        json.dumps({"all": for_json(result), f"without_{EXCLUDED}": for_json(without) if without else None},
+                   indent=1) + "\n", encoding="utf-8")
+    if result["correlations"]:
+        plot(result, without, args.out, prefix)
     print(report(result))
     if args.markdown:
-        print(markdown(result))
+        print(markdown(result, without))
+        if args.pool == "ptb":
+            print("\n".join(sensitivity(pool, args.subpools)))
     print(f"({time.perf_counter() - start:.1f} s)")
     return 0
 

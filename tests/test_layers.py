@@ -9,9 +9,9 @@ from pathlib import Path
 import hyperprune
 
 SRC = Path(hyperprune.__file__).parent
-# errors config files perplexity <- data <- models <- sparse <- train <- lyapunov <- search <- report <- cli
+# errors config files perplexity <- data <- models <- sparse <- train <- lyapunov <- search <- report <- pools <- cli
 LAYERS = ["errors", "config", "files", "perplexity", "data", "models", "sparse", "train", "lyapunov", "search",
-          "report", "cli"]
+          "report", "pools", "cli"]
 BOTTOM = {"errors", "config", "files", "perplexity"}
 TOP = {"train.status", "search.status"}         # `hyperprune status` reads both kinds of run directory
 

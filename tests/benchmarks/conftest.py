@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pools.conftest import long_pool, long_pool_dir  # noqa: F401  (the synthetic long pool)
+
 REPO = Path(__file__).resolve().parents[2]
 
 
