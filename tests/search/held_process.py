@@ -9,14 +9,17 @@
         process is the one that runs the first such job.
 
 A held process looks like a slow one to the others: its heartbeat goes on, its job stays RUNNING.
-Waiting on FLAG (a test's `wait_for_flag`) is waiting on a condition; nothing here sleeps.
+Tests start it with `hyperprune_process(..., hook=...)` and wait for FLAG with `wait_for`, a wait on
+a condition that fails at once when a watched process ends first.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from optuna.trial import TrialState
@@ -24,6 +27,32 @@ from optuna.trial import TrialState
 from hyperprune.cli import main
 from hyperprune.search.console import SearchConsole
 from hyperprune.search.jobs import JobQueue
+
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def hyperprune_process(*args: str, hook: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`hyperprune ARGS` in a subprocess; with `hook` (`hold ...` or `gate ...`), through this script."""
+    command = [__file__, *hook, "--"] if hook else ["-m", "hyperprune.cli"]
+    return subprocess.Popen([sys.executable, *command, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV)
+
+
+def wait_for(predicate, what: str, watch: tuple[subprocess.Popen, ...] = (), guard_s: float = 300):
+    """Poll `predicate` until it holds. A process in `watch` that ends first fails the wait at once,
+    with its output: the condition can no longer come. `guard_s` only turns a hang into a failure."""
+    deadline = time.monotonic() + guard_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        for process in watch:
+            if process.poll() is not None:
+                raise AssertionError(f"a process ended (exit {process.returncode}) before {what}:\n"
+                                     f"{process.communicate()[0]}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} after {guard_s:.0f} s (a hang)")
 
 
 def hold(kind: str, epoch: int, flag: Path) -> None:

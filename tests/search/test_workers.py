@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import optuna
 import pytest
@@ -29,6 +25,8 @@ from hyperprune.search import SearchConfig, run_search
 from hyperprune.search.storage import open_storage
 
 from .conftest import tiny_search_raw
+from .held_process import hyperprune_process as hyperprune
+from .held_process import wait_for
 from .test_resume import comparable
 
 pytestmark = pytest.mark.slow
@@ -107,33 +105,6 @@ def study_name():
             except KeyError:
                 pass
         storage.engine.dispose()
-
-
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-HELD_PROCESS = Path(__file__).with_name("held_process.py")
-
-
-def hyperprune(*args: str, hook: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`hyperprune ARGS` in a subprocess; with `hook`, through held_process.py (`hold ...` or `gate ...`)."""
-    command = [str(HELD_PROCESS), *hook, "--"] if hook else ["-m", "hyperprune.cli"]
-    return subprocess.Popen([sys.executable, *command, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV)
-
-
-def wait_for(predicate, what: str, watch: tuple[subprocess.Popen, ...] = (), guard_s: float = 300):
-    """Poll `predicate` until it holds. A process in `watch` that ends first fails the wait at once,
-    with its output: the condition can no longer come. `guard_s` only turns a hang into a failure."""
-    deadline = time.monotonic() + guard_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        for process in watch:
-            if process.poll() is not None:
-                raise AssertionError(f"a process ended (exit {process.returncode}) before {what}:\n"
-                                     f"{process.communicate()[0]}")
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} after {guard_s:.0f} s (a hang)")
 
 
 def load(storage, name: str) -> optuna.Study | None:
