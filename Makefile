@@ -40,8 +40,9 @@ browser:
 		   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
 		  echo "could not install chromium: the report's browser test will be skipped"; }; } || true
 
+# The 15 slowest tests are listed after every run (CI runs this target), so a new slow one is seen.
 test: setup browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

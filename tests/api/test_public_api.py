@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import importlib
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import hyperprune
+import hyperprune.errors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,8 +24,14 @@ def test_import_hyperprune_loads_neither_torch_nor_optuna():
 
 
 def test_every_public_name_resolves_and_unknown_ones_do_not():
-    for name in hyperprune.__all__:
-        assert getattr(hyperprune, name) is not None, name
+    # each name is the very object of the module it is loaded from, not merely something
+    expected = {"UserError": hyperprune.errors.UserError}
+    expected.update({name: getattr(importlib.import_module(module), attribute)
+                     for name, (module, attribute) in hyperprune._LAZY.items()})
+    assert sorted([*expected, "__version__"]) == sorted(hyperprune.__all__)
+    assert hyperprune.__version__ == importlib.metadata.version("hyperprune")
+    for name in expected:
+        assert getattr(hyperprune, name) is expected[name], name
     assert hyperprune.spectrum.__name__ == "module_spectrum"
     assert hyperprune.sparse_engine.__module__ == "hyperprune.sparse.any_module"
     assert set(hyperprune.__all__) <= set(dir(hyperprune))

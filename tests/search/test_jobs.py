@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -74,13 +72,15 @@ def test_a_failure_with_a_reason_is_final(storage):
 
 def test_journal_heartbeats_let_another_worker_take_over(tmp_path):
     url = f"journal:///{tmp_path / 'jobs.log'}"
-    dead = JobQueue(open_storage(url), "s.jobs", heartbeat_interval=1)
+    now = [1000.0]                               # both workers' clock, moved by the test
+    dead = JobQueue(open_storage(url), "s.jobs", heartbeat_interval=1, clock=lambda: now[0])
     dead.ensure([Job("score", 1, 0)], {})
-    claim = dead.claim()                         # then the worker is killed: no more beats
-    alive = JobQueue(open_storage(url), "s.jobs", heartbeat_interval=1)
+    claim = dead.claim()                         # beats once, then the worker is killed: no more beats
+    alive = JobQueue(open_storage(url), "s.jobs", heartbeat_interval=1, clock=lambda: now[0])
+    now[0] += 2.0                                # 2 intervals: not stale yet
     alive.fail_stale()
     assert alive.records()["score:0@1"].state == "running"
-    time.sleep(2.2)
+    now[0] += 0.2
     alive.fail_stale()
     records = alive.records()
     assert records["score:0@1"].state == "lost"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,25 +14,21 @@ from hyperprune.config import from_dict
 from hyperprune.search import SearchConfig, run_search
 
 from .conftest import tiny_search_raw
+from .held_process import hyperprune_process, wait_for
 
 
-def run_until_killed(config: Path, progress_lines: int, delay: float) -> int:
-    """Start `hyperprune search CONFIG`, SIGKILL it `delay` s after its n-th progress line; lines seen."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "hyperprune.cli", "search", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    seen = 0
+def run_until_killed(config: Path, kind: str, epoch: int, flag: Path) -> str:
+    """Start `hyperprune search CONFIG`, hold it at the end of the first epoch `epoch` it trains for a
+    job of `kind` (checkpointed, the job not finished: held_process.py) and SIGKILL it there; returns
+    the key of the job it was killed in."""
+    proc = hyperprune_process("search", str(config), hook=("hold", kind, str(epoch), str(flag)))
     try:
-        for line in proc.stdout:
-            if " | epoch " in line:
-                seen += 1
-            if seen >= progress_lines:
-                time.sleep(delay)
-                break
+        wait_for(flag.exists, f"the search held at epoch {epoch} of a {kind} job", watch=(proc,))
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    return seen
+    assert proc.returncode == -signal.SIGKILL          # killed while held, not ended on its own
+    return flag.read_text()
 
 
 def comparable(results: dict) -> dict:
@@ -62,9 +56,14 @@ def test_search_killed_at_several_points_ends_as_an_uninterrupted_one(tiny_corpu
     raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "killed", **sections)
     config = tmp_path / "killed.yaml"
     config.write_text(yaml.safe_dump(raw))
-    # mid-way through the dense reference, during the pool, during the rounds, during the finals
-    for lines, delay in ((1, 0.3), (3, 0.0), (4, 0.5), (3, 0.2)):
-        run_until_killed(config, lines, delay)
+    # Killed mid-job: in the dense reference, in the pool (round 0's first score), in round 1 (its
+    # first survivor's score), in the finals (the first finalist); each run resumes the one before.
+    first_kept = min(straight["rounds"][0]["kept"])
+    first_finalist = min(c["id"] for c in straight["candidates"] if c["final_valid_ppl"] is not None)
+    phases = [("dense", 1, "dense@1"), ("score", 1, "score:0@1"), ("score", 2, f"score:{first_kept}@2"),
+              ("final", 3, f"final:{first_finalist}@3")]
+    killed_in = [run_until_killed(config, kind, epoch, tmp_path / f"held-{n}") for n, (kind, epoch, _) in enumerate(phases)]
+    assert killed_in == [job for _, _, job in phases]
     results_file = tmp_path / "killed" / "results.json"
     assert results_file.exists()
     done = subprocess.run([sys.executable, "-m", "hyperprune.cli", "search", str(config)],

@@ -208,15 +208,23 @@ def test_a_search_refuses_top_k_with_the_reference_convention(tiny_cfg):
 
 
 def test_status_reads_rdb_heartbeats(tmp_path):
-    import time
+    import datetime
+
+    import sqlalchemy
+    from optuna.storages._rdb.models import TrialHeartbeatModel
+
     from hyperprune.search.status import rdb_heartbeat_ages
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=60)
     study = optuna.create_study(storage=storage, study_name="s")
     trial = study.ask()
     storage.record_heartbeat(trial._trial_id)
-    time.sleep(1.1)
+    # the beat dated 5 s back by the database's own clock, rather than waiting for it to age
+    with storage.engine.begin() as connection:
+        now = connection.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar()
+        connection.execute(sqlalchemy.update(TrialHeartbeatModel).values(
+            heartbeat=now - datetime.timedelta(seconds=5)))
     ages = rdb_heartbeat_ages(storage, [trial._trial_id])
-    assert list(ages) == [trial._trial_id] and 1.0 <= ages[trial._trial_id] < 30
+    assert list(ages) == [trial._trial_id] and 5.0 <= ages[trial._trial_id] < 30
     assert rdb_heartbeat_ages(optuna.storages.InMemoryStorage(), [0]) == {}
 
 

@@ -12,6 +12,7 @@ from hyperprune.sparse import (
     SparseConfig,
     resolve_sparse_config,
 )
+from hyperprune.sparse.registry import DEATH, GROWTH, INIT, REDISTRIBUTION, SCHEDULE
 
 
 def test_selfish_rnn_preset():
@@ -49,8 +50,13 @@ def test_resolution_returns_a_copy_and_is_idempotent():
 
 
 def test_every_preset_names_registered_strategies():
-    for name in PRESETS:
-        resolve_sparse_config(SparseConfig(sparsity=0.5, preset=name))
+    registries = {"init": INIT, "death": DEATH, "growth": GROWTH, "redistribution": REDISTRIBUTION,
+                  "death_rate_schedule": SCHEDULE}
+    for name, preset in PRESETS.items():
+        cfg = resolve_sparse_config(SparseConfig(sparsity=0.5, preset=name))
+        named = {key: getattr(cfg, key) for key in registries}
+        assert named == {key: preset.get(key, getattr(SparseConfig(), key)) for key in registries}, name
+        assert all(value in registries[key].names() for key, value in named.items()), (name, named)
 
 
 def test_unknown_preset_and_strategy_names_from_yaml_are_one_line_errors():

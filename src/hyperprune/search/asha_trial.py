@@ -50,12 +50,16 @@ class AshaTrial:
         """The trial of `candidate`: the one a previous worker started (taking it over; it may even
         have finished), or a new one asked from the sampler, seeded by (seed, candidate). A new
         trial whose settings repeat an earlier candidate's is failed at once, marked `duplicate_of`."""
+        storage = storage_of(study)
         for frozen in retrying(lambda: study.get_trials(deepcopy=False)):
             attrs = frozen.user_attrs
             if attrs.get("candidate") == candidate and "fingerprint" in attrs:
                 proposal = Proposal(candidate, dict(frozen.params), attrs["fingerprint"], attrs.get("duplicate_of"))
+                if proposal.duplicate_of is not None and not frozen.state.is_finished():
+                    # the worker that marked it died (or was presumed dead) before failing it
+                    end_trial(storage, trial_id(frozen), TrialState.FAIL)
+                    frozen = retrying(lambda: storage.get_trial(trial_id(frozen)))
                 return cls(study, frozen, proposal, pruner)
-        storage = storage_of(study)
         sampler = make_sampler(cfg.search.sampler, cfg.seed * 100003 + candidate, space)
         seeded = retrying(lambda: optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler))
         with warnings.catch_warnings():
@@ -71,7 +75,7 @@ class AshaTrial:
         retrying(lambda: storage.set_trial_user_attr(tid, "fingerprint", fingerprint))
         if duplicate_of is not None:
             retrying(lambda: storage.set_trial_user_attr(tid, "duplicate_of", duplicate_of))
-            retrying(lambda: storage.set_trial_state_values(tid, TrialState.FAIL))
+            end_trial(storage, tid, TrialState.FAIL)     # or a worker that took this job over did
         frozen = retrying(lambda: storage.get_trial(tid))
         return cls(study, frozen, Proposal(candidate, params, fingerprint, duplicate_of), pruner)
 
@@ -112,7 +116,8 @@ class AshaTrial:
     def competitors_below(self, epoch: int) -> tuple[list[int], list[float]]:
         """(lower candidates not settled at `epoch` yet, the scores of those that reported there).
         A lower candidate is settled at a rung once it reported there, or ended below it (stopped,
-        failed, a duplicate); one not asked yet, or training towards the rung, is not."""
+        failed), or is a duplicate (it never trains: marked so before its trial is failed, and a worker
+        may die between the two writes); one not asked yet, or training towards the rung, is not."""
         by_candidate = {t.user_attrs["candidate"]: t for t in retrying(lambda: self.study.get_trials(deepcopy=False))
                         if "candidate" in t.user_attrs and "fingerprint" in t.user_attrs}
         waiting, values = [], []
@@ -120,7 +125,7 @@ class AshaTrial:
             trial = by_candidate.get(c)
             if trial is not None and epoch in trial.intermediate_values:
                 values.append(trial.intermediate_values[epoch])
-            elif trial is None or not trial.state.is_finished():
+            elif trial is None or not (trial.state.is_finished() or "duplicate_of" in trial.user_attrs):
                 waiting.append(c)
         return waiting, values
 
@@ -134,9 +139,14 @@ class AshaTrial:
         self._finish(TrialState.COMPLETE, [value])
 
     def _finish(self, state: TrialState, values: list[float] | None = None) -> None:
-        """End the trial as `state`. A trial already finished (by a retried write that had reached the
-        database, or by the worker this one took over from) is left as it is."""
-        try:
-            retrying(lambda: self._storage.set_trial_state_values(self._id, state, values))
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass
+        end_trial(self._storage, self._id, state, values)
+
+
+def end_trial(storage, tid: int, state: TrialState, values: list[float] | None = None) -> None:
+    """End trial `tid` as `state`. A trial already finished (by a retried write that had reached the
+    database, by the worker this one took over from, or by the one that took over from this one) is
+    left as it is."""
+    try:
+        retrying(lambda: storage.set_trial_state_values(tid, state, values))
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass

@@ -21,7 +21,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import optuna
 from optuna.storages import BaseStorage
@@ -100,11 +100,13 @@ class Heartbeat:
 
 class JobQueue:
     """The jobs of one search. Heartbeats: Optuna's own on RDB storage (the database's clock);
-    on a journal file, a `heartbeat` user attribute with the worker's clock (keep clocks in sync);
-    none on SQLite, whose single process gives orphaned jobs back when it starts."""
+    on a journal file, a `heartbeat` user attribute with the worker's clock, `clock` (keep clocks in
+    sync); none on SQLite, whose single process gives orphaned jobs back when it starts."""
 
-    def __init__(self, storage: BaseStorage, study_name: str, heartbeat_interval: int | None = None):
+    def __init__(self, storage: BaseStorage, study_name: str, heartbeat_interval: int | None = None,
+                 clock: Callable[[], float] = time.time):
         self.storage = storage
+        self.clock = clock
         getter = getattr(storage, "get_heartbeat_interval", None)
         self.rdb_heartbeat = getter is not None and getter() is not None
         journal = isinstance(storage, optuna.storages.JournalStorage)
@@ -124,7 +126,7 @@ class JobQueue:
         if self.rdb_heartbeat:
             self.storage.record_heartbeat(trial_id)
         elif self.heartbeat_interval:
-            self.storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+            self.storage.set_trial_user_attr(trial_id, "heartbeat", self.clock())
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -255,7 +257,7 @@ class JobQueue:
         if not self.heartbeat_interval:
             return
         if not self.rdb_heartbeat:
-            limit = time.time() - 2 * self.heartbeat_interval
+            limit = self.clock() - 2 * self.heartbeat_interval
             for trial in self.trials():
                 if trial.state == TrialState.RUNNING and trial.user_attrs.get("heartbeat", limit) < limit:
                     try:

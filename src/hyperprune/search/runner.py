@@ -134,9 +134,9 @@ class SearchLoop:
 
     def idle(self, claim: Claim, waiting_on: list[int]) -> list[int]:
         """A wait of `claim`'s job on the candidates `waiting_on` (asha candidate-order). Returns
-        those whose job failed for good (they will never report: no longer waited on); sleeps while
-        the others are being run; gives the job back when one is not (its worker died, or it was never
-        started), so that this process runs that one instead of waiting forever."""
+        those whose job has ended, failed for good or done (they will never report: no longer waited
+        on); sleeps while the others are being run; gives the job back when one is not (its worker
+        died, or it was never started), so that this process runs that one instead of waiting forever."""
         if not self.queue.still_mine(claim):
             raise LeaseLost(claim.job.key)
         self.queue.fail_stale()
@@ -144,7 +144,7 @@ class SearchLoop:
         gone = []
         for c in waiting_on:
             record = records.get(self.strategy.final_job(c).key)
-            if record is not None and record.state == "failed":
+            if record is not None and record.state in ("failed", "done"):
                 gone.append(c)
             elif record is None or record.state in ("waiting", "lost"):
                 raise JobYielded(claim.job.key)
