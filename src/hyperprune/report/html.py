@@ -107,7 +107,10 @@ def shared_settings(table: Table) -> dict[str, Any]:
 
 def render_table(table: Table) -> str:
     shared = shared_settings(table)
-    columns = [c for c in table.columns if c not in shared]
+    # A column empty in every row (no duplicate, no failure) says nothing on the page and costs
+    # width; the CSV and JSON keep every column.
+    columns = [c for c in table.columns
+               if c not in shared and any(row.get(c) is not None for row in table.rows)]
     head = "".join(header_cell(c) for c in columns)
     body = []
     for row in table.rows:
