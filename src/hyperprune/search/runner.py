@@ -185,7 +185,9 @@ class SearchLoop:
         write_results(run_dir, results)
         write_search_log(run_dir, results, self.bench.candidate_dir)
         if self.strategy.records_dashboard_trials:
-            dashboard.finish_candidates(self.study, plan, records, self.strategy.dashboard_value)
+            over_seeds = None if self.cfg.search.final_seeds < 2 else \
+                (lambda c: schedule.seed_results(self.cfg, self.strategy, records, c))
+            dashboard.finish_candidates(self.study, plan, records, self.strategy.dashboard_value, over_seeds)
         if self.owner:
             retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
         return results
