@@ -164,3 +164,28 @@ def test_a_tiny_search_under_two_seeds(tiny_cfg, tmp_path):
     rows = json.loads(files.index.parent.joinpath("seeds.json").read_text())["rows"]
     assert len(rows) == 2 * 3 and {r["seed"] for r in rows} == {cfg.seed, cfg.seed + 1}
     assert html.escape(seeds["margin_line"]) in files.index.read_text()
+
+
+def test_the_dry_run_shows_the_added_cost(tiny_cfg, tmp_path, capsys):
+    import yaml
+
+    from hyperprune.cli import main
+    from hyperprune.config import to_dict
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(to_dict(tiny_cfg(search={"final_seeds": 2}))))
+    assert main(["search", str(config), "--dry-run", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    # 2 finalists + the dense model, 1 more seed, 3 epochs
+    assert ("seeds: 2 (search.final_seeds): 2 finalist(s) and the dense model trained again under 1 more "
+            "seed(s) to epoch 3: +9 epochs") in out
+
+
+def test_asha_top_rung_trials_are_trained_under_two_seeds(tiny_cfg):
+    cfg = tiny_cfg(search={"strategy": "asha", "n_candidates": 3, "final_seeds": 2, "metric": "loss",
+                           "asha_promotion": "candidate-order"})
+    results = run_search(cfg, verbose=False)
+    top = [c for c in results["candidates"] if c["final_valid_ppl"] is not None]
+    assert top and set(results["seeds"]["models"]) == {"dense", *(str(c["id"]) for c in top)}
+    assert all("final_seeds" not in c for c in results["candidates"] if c["final_valid_ppl"] is None)
+    assert results["winner"]["id"] == seed_noise.pick_by_mean({c["id"]: c["final_seeds"]["valid_ppl"] for c in top})
+    assert results["cost"]["seed_epochs"] == (len(top) + 1) * cfg.final_epochs

@@ -155,7 +155,8 @@ class SearchLoop:
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
         """The main study holds one trial per candidate, with its scores as intermediate values and
         real times: optuna-dashboard shows the search as it goes (see `dashboard.py`)."""
-        if self.strategy.records_dashboard_trials and job.candidate is not None:
+        # a seed job trains another model: its candidate's trial holds the search's own seed's run
+        if self.strategy.records_dashboard_trials and job.candidate is not None and job.kind != "seed":
             dashboard.record_scores(self.study, job, self.strategy.dashboard_values(job, result), result)
 
     def elapsed(self) -> float:
