@@ -375,3 +375,27 @@ def test_a_dropped_connection_is_retried_and_loses_nothing(tiny_corpus_dir, tmp_
     assert results["status"] == "complete" and results["winner"] is not None
     assert all(c["status"] != "failed" for c in results["candidates"])
     assert all(c["status"] != "running" for c in results["candidates"])
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_in_a_seed_job_is_taken_over_and_the_result_is_one_process(tiny_corpus_dir, tmp_path,
+                                                                                   pg_url, study_name):
+    """search.final_seeds: 2. The first seed job (the dense model's or a finalist's, whichever is
+    claimed first) is held at its first epoch in a worker, which is killed; another takes it over."""
+    sections = {"search": {"sampler": "random", "n_candidates": 4, "final_seeds": 2, "heartbeat_interval": 1}}
+    single = run_search(from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, tmp_path / "single", **sections)),
+                        verbose=False)
+    storage = open_storage(pg_url)
+    owner, workers, victim, taken = start_shared_search(
+        tmp_path, tiny_search_raw(tiny_corpus_dir, tmp_path / "shared", **sections), pg_url, study_name, storage,
+        held=1, kind="seed", epoch=1)
+    assert taken.user_attrs["job"].startswith("seed:")
+    kill_and_finish(victim, owner, workers[1])
+    results = json.loads((tmp_path / "shared" / "results.json").read_text())
+    assert_single_process_result(results, single)
+    rounded = lambda seeds: {m: [round(v, 9) for v in s["valid_ppl"] + s["test_ppl"]]
+                             for m, s in seeds["models"].items()}
+    assert rounded(results["seeds"]) == rounded(single["seeds"]) and len(single["seeds"]["models"]) == 3
+    assert results["seeds"]["winner_vs_runner_up"]["ci"] == pytest.approx(single["seeds"]["winner_vs_runner_up"]["ci"])
+    check_takeover(storage, study_name, taken)
+    storage.engine.dispose()

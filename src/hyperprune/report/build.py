@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hyperprune.errors import UserError
+from hyperprune.search.seed_noise import margin_of
 from hyperprune.report.context import context_rows, load_context, render_context, tie_notes, title as search_title
 from hyperprune.report.early_signals import distance_signal, valid_ppl_signal
 from hyperprune.report.figures import (
@@ -19,6 +20,7 @@ from hyperprune.report.figures import (
     bracket_figure,
     cost_figure,
     early_signal_figure,
+    seed_figure,
     spectra_figures,
 )
 from hyperprune.report.html import Section, render_page, render_table
@@ -30,6 +32,7 @@ from hyperprune.report.tables import (
     candidate_table,
     correlation_table,
     cost_table,
+    seed_table,
     trials_table,
 )
 
@@ -115,7 +118,9 @@ def build_sections(results: SearchResults) -> list[Section]:
     cost = cost_table(results)
     study = load_study_trials(results.run_dir, results.config)
     candidates = candidate_table(results)
-    return [
+    seeds = [Section("Final perplexity under several seeds", figures=_present(seed_figure(results)),
+                     tables=[seed_table(results)])] if results.seeds else []
+    return seeds + [
         Section("Spectra at each round", figures=spectra, notes=spectra_notes or ([] if spectra else
                 ["no spectra recorded yet"])),
         Section("Early signals against final perplexity", figures=signal_figures,
@@ -145,6 +150,10 @@ def winner_table(results: SearchResults) -> Table:
         rows.append({"model": "dense", "valid_ppl": number(results.dense.get("valid_ppl")),
                      "test_ppl": number(results.dense.get("test_ppl"))})
     notes = [] if w is not None else ["no winner yet" + (f" (the search is {results.unfinished})" if results.running else "")]
+    margin = margin_of(results.seeds, results.winner, results.candidates)
+    if margin is not None:
+        notes.append(margin)
     return Table("winner", "Winner against the dense model",
                  ["model", "valid_ppl", "test_ppl", "params", "checkpoint", "export_dir"], rows, notes)
+
 

@@ -182,3 +182,33 @@ def cost_figure(cost: Table) -> ReportFigure | None:
         ax.set_title({"epochs": "epochs trained", "wall_s": "wall time (s)"}[quantity], fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
     return ReportFigure("cost", "Cost", _png(fig), "; ".join(cost.notes))
+
+
+def seed_figure(results: SearchResults) -> ReportFigure | None:
+    """Strip plot (search.final_seeds > 1): each finished model's final validation ppl per seed, its
+    mean and the 95% t interval of the mean; the dense model first, in black."""
+    from hyperprune.search.seed_noise import mean_interval
+    models = (results.seeds or {}).get("models") or {}
+    if not models:
+        return None
+    names = (["dense"] if "dense" in models else []) + sorted((n for n in models if n != "dense"), key=int)
+    statuses = {str(c["id"]): c.get("status", "") for c in results.candidates}
+    fig = Figure(figsize=(1.1 * len(names) + 2.4, 4.0))
+    ax = fig.add_subplot()
+    for x, name in enumerate(names):
+        values = [v for v in (number(p) for p in models[name].get("valid_ppl", [])) if v is not None]
+        colour = DENSE_COLOUR if name == "dense" else STATUS_COLOURS.get(statuses.get(name, ""), "#1f77b4")
+        offsets = [0.0] if len(values) == 1 else [-0.12 + 0.24 * k / (len(values) - 1) for k in range(len(values))]
+        ax.scatter([x + o for o in offsets], values, color=colour, s=22, alpha=0.7, zorder=3)
+        interval = mean_interval(values)
+        centre = sum(values) / len(values)
+        if interval is not None:
+            ax.errorbar([x + 0.3], [centre], yerr=[[centre - interval[0]], [interval[1] - centre]], fmt="D",
+                        color=colour, ms=5, capsize=4, lw=1.2, zorder=4)
+    ax.set_xticks(range(len(names)), ["dense" if n == "dense" else f"candidate {n}" for n in names], fontsize=8)
+    ax.set_ylabel("final validation perplexity")
+    ax.set_title(f"Final perplexity under {results.seeds.get('n')} seeds", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    return ReportFigure("seeds", "Final perplexity per seed", _png(fig),
+                        "Dots: one training run each, per seed; diamond and bar: the mean and its 95% t "
+                        "interval. The winner is the lowest mean.")

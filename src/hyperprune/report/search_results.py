@@ -31,6 +31,7 @@ class SearchResults:
     candidates: list[dict[str, Any]]
     rounds: list[dict[str, Any]]
     cost: dict[str, Any]
+    seeds: dict[str, Any] | None = None              # search.final_seeds > 1: per-seed finals (results.py)
     notes: list[str] = field(default_factory=list)   # problems found while reading, for the page
     stopped: str | None = None     # why an unfinished search is not running ("process 123 is gone"), if known
 
@@ -122,7 +123,7 @@ def parse_search_results(data: Any, run_dir: Path) -> SearchResults:
         run_dir=run_dir, status=status, strategy=str(data.get("strategy", "?")),
         metric=str(data.get("metric", "?")), config=section("config", dict, {}), winner=winner,
         dense=section("dense", dict, {}), candidates=candidates, rounds=rounds,
-        cost=section("cost", dict, {}), notes=notes,
+        cost=section("cost", dict, {}), seeds=section("seeds", dict, None), notes=notes,
     )
 
 

@@ -196,3 +196,18 @@ def trials_table(study: StudyTrials) -> Table:
     title = f"Optuna trials (study '{study.study_name}')" if study.study_name else "Optuna trials"
     return Table("trials", title, _columns(study.rows, ["trial", "state", "value", "started", "duration_s"]),
                  study.rows, notes)
+
+
+def seed_table(results: SearchResults) -> Table:
+    """search.final_seeds > 1: each finished model's final perplexities, one row per seed."""
+    seeds = results.seeds or {}
+    rows = []
+    for name, model in (seeds.get("models") or {}).items():
+        order = seeds.get("dense_seeds" if name == "dense" else "seeds") or []
+        for k, (valid, test) in enumerate(zip(model.get("valid_ppl", []), model.get("test_ppl", []))):
+            rows.append({"model": "dense" if name == "dense" else f"candidate {name}",
+                         "seed": order[k] if k < len(order) else None, "valid_ppl": number(valid),
+                         "test_ppl": number(test), "valid_mean": number(model.get("valid_mean")),
+                         "valid_sd": number(model.get("valid_sd"))})
+    return Table("seeds", f"Final perplexity under {seeds.get('n', '?')} seeds",
+                 ["model", "seed", "valid_ppl", "test_ppl", "valid_mean", "valid_sd"], rows)

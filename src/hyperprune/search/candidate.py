@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +58,16 @@ class Score:
 class CandidateRun:
     """One candidate of a search, on the `bench` (a `Workbench`) of the process that runs it."""
 
-    def __init__(self, bench, candidate: int, proposal: Proposal):
+    def __init__(self, bench, candidate: int, proposal: Proposal, replica: int = 0):
+        """`replica` k > 0: the candidate trained from scratch under seed + k (a `seed` job): the same
+        settings, other initial weights, masks and regrowth draws, in a folder of its own."""
         self.bench = bench
         self.cfg = bench.cfg
         self.candidate = candidate
         self.proposal = proposal
-        self.run_dir = bench.candidate_dir(candidate)
-        self.run_cfg = bench.space.run_config(proposal.params, str(self.run_dir))
+        self.run_dir = bench.candidate_dir(candidate, replica)
+        run_cfg = bench.space.run_config(proposal.params, str(self.run_dir))
+        self.run_cfg = replace(run_cfg, seed=run_cfg.seed + replica) if replica else run_cfg
         self.trainer = bench.trainer(self.run_cfg, self.run_dir)
         self._write_identity()
 
@@ -114,8 +117,8 @@ class CandidateRun:
     # -- the jobs -------------------------------------------------------------------------------
 
     def run_to(self, job: Job, records: dict[str, JobRecord], check_lease) -> tuple[dict[str, Any], float]:
-        """A `score` job (trained to its epoch and scored there) or a `final` one (to the budget,
-        then tested)."""
+        """A `score` job (trained to its epoch and scored there) or a `final` or `seed` one (to the
+        budget, then tested)."""
         epoch = job.epoch
         if self.trainer.epoch > epoch:
             raise RuntimeError(f"candidate {job.candidate} is already trained to epoch {self.trainer.epoch}, "
@@ -132,7 +135,7 @@ class CandidateRun:
                 raise JobFailed(scored.failure, result)
         finally:
             reached.release()
-        if job.kind == "final":
+        if job.kind in ("final", "seed"):
             result.update(self.final_numbers(check_lease))
         return result, result["score"]
 

@@ -54,6 +54,10 @@ class SearchSettings:
     # exported winner): best-valid (the paper's: the epoch with the best validation loss, ASGD
     # averages after the switch) | last (the last epoch's); measurement.final_state.
     final_state: str = "best-valid"
+    # Seeds each model whose final training decides the winner (and the dense model) is trained
+    # under: 1 (the default, the paper's) or N, adding seed+1 ... seed+N-1; the winner is then the
+    # lowest mean final validation ppl (search/seed_noise.py).
+    final_seeds: int = 1
     heartbeat_interval: int = 30       # seconds; a worker silent for 2x this loses its candidate
     threads: int | None = None         # PyTorch CPU threads per process; None: PyTorch's default
     space: dict[str, Any] | None = None  # dotted key -> distribution; None: the paper's space
@@ -73,6 +77,7 @@ class SearchSettings:
             check_range("search.final_epochs", self.final_epochs, 1)
         check_choice("search.asha_promotion", self.asha_promotion, ASHA_PROMOTIONS)
         check_choice("search.final_state", self.final_state, FINAL_STATES)
+        check_range("search.final_seeds", self.final_seeds, 1)
         check_range("search.heartbeat_interval", self.heartbeat_interval, 1)
         if self.dense_seed is not None:
             check_range("search.dense_seed", self.dense_seed, 0)

@@ -22,6 +22,8 @@ def eta_s(cfg, strategy, plan, records: dict[str, JobRecord]) -> float | None:
         if record.result is None:
             continue
         key = record.job.candidate if record.job.candidate is not None else "dense"
+        if record.job.kind == "seed":
+            key = (key, record.job.replica)          # another model: its epochs add up
         epochs = record.result.get("epochs_trained", record.job.epoch if key == "dense" else 0)
         seconds = record.result.get("train_s", 0.0)
         old = trained.get(key, (0, 0.0))
@@ -33,7 +35,7 @@ def eta_s(cfg, strategy, plan, records: dict[str, JobRecord]) -> float | None:
         return None
     unique = sum(1 for p in plan.proposals if p.duplicate_of is None) if len(plan.proposals) == \
         cfg.search.n_candidates else cfg.search.n_candidates
-    total = strategy.planned_epochs(unique) + cfg.final_epochs
+    total = strategy.planned_epochs(unique) + cfg.final_epochs + strategy.planned_seed_epochs()
     return max(total - done, 0) * work_s / done
 
 
@@ -54,6 +56,8 @@ class SearchConsole:
         name = "dense" if job.candidate is None else f"candidate {job.candidate}"
         if job.kind == "final":
             name = f"finalist {job.candidate}"
+        if job.kind == "seed":
+            name = f"{'dense' if job.candidate is None else 'finalist ' + str(job.candidate)} seed+{job.replica}"
         parts = [f"{name:>13}", f"epoch {job.epoch:3d}"]
         if failure is not None:
             parts.append(f"FAILED: {failure}")
@@ -87,6 +91,8 @@ class SearchConsole:
         if record.epoch >= job.epoch:
             return
         name = "dense" if job.candidate is None else f"candidate {job.candidate}"
+        if job.kind == "seed":
+            name += f" seed+{job.replica}"
         # The dense model is trained in several jobs (one per compared epoch) towards one budget:
         # "epoch 1 of 2" followed by "epoch 3 of 4" read as two runs.
         target = self.cfg.final_epochs if job.candidate is None else job.epoch
@@ -172,7 +178,29 @@ def summary_text(results: dict[str, Any]) -> str:
         lines.append(f"exported to {winner['export_dir']} (hyperprune evaluate {winner['export_dir']})")
     else:
         lines.append("no winner: every candidate failed (see results.json)")
-    lines.append(f"cost: {cost['epochs_total']} candidate epochs (full training would take "
+    lines += seed_lines(results)
+    extra = f" + {cost['seed_epochs']} under more seeds (dense's included)" if "seed_epochs" in cost else ""
+    lines.append(f"cost: {cost['epochs_total']} candidate epochs{extra} (full training would take "
                  f"{cost['full_training_epochs']}), {_clock(cost['wall_s'])} wall, "
                  f"{cost['spectrum_s']:.0f} s computing spectra")
     return "\n".join(lines)
+
+
+def seed_lines(results: dict[str, Any]) -> list[str]:
+    """The winner's margin in seed noise (search.final_seeds): each finished model's mean over seeds,
+    the winner against dense, and `seed_noise.margin_of`'s line (with one seed: not measured)."""
+    from hyperprune.search.seed_noise import margin_of
+    seeds = results.get("seeds")
+    lines = []
+    for name, m in (seeds or {}).get("models", {}).items():
+        label = "dense" if name == "dense" else f"candidate {name}"
+        sd = f" ± {m['valid_sd']:.2f}" if m["valid_sd"] is not None else ""
+        lines.append(f"{label:>22} valid ppl {m['valid_mean']:.2f}{sd} over seeds "
+                     f"{', '.join(f'{v:.2f}' for v in m['valid_ppl'])} (mean ± sd; test {m['test_mean']:.2f})")
+    vs_dense = (seeds or {}).get("winner_vs_dense")
+    if vs_dense is not None:
+        lo, hi = vs_dense["ci"]
+        lines.append(f"dense vs winner: Δ = {vs_dense['difference']:.2f} [{lo:.2f}, {hi:.2f}] ppl "
+                     f"({seeds['level']:.0%} Welch t interval, {seeds['n']} seeds)")
+    margin = margin_of(seeds, results.get("winner"), results.get("candidates", []))
+    return lines + ([margin] if margin is not None else [])

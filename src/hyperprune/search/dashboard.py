@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperprune.search.jobs import Job
 from hyperprune.search.optuna_internals import storage_of, study_id, trial_id
 from hyperprune.search.storage import retrying
+from hyperprune.search.seed_noise import mean
 
 
 def _candidate_trials(study: optuna.Study) -> dict[int, FrozenTrial]:
@@ -64,11 +65,19 @@ def record_scores(study: optuna.Study, job: Job, values: dict[int, float], resul
 
 
 def finish_candidates(study: optuna.Study, plan, records,
-                      value_of: Callable[[dict[int, float], dict[str, Any] | None], float | None]) -> int:
+                      value_of: Callable[[dict[int, float], dict[str, Any] | None], float | None],
+                      over_seeds: Callable[[int], list[dict[str, Any]] | None] | None = None) -> int:
     """Finish the trials of candidates that left the search; returns how many were finished now.
-    `value_of(intermediate values, final result or None)` is a finished trial's value."""
+    `value_of(intermediate values, final result or None)` is a finished trial's value. `over_seeds`
+    (search.final_seeds > 1): a candidate's final results under every seed, None until all are
+    done; its trial then finishes on the mean validation ppl, the number the winner is picked by."""
     final_done = {r.job.candidate: r.result for r in records.values()
                   if r.job.kind == "final" and r.state == "done"}
+    valued = final_done                          # what value_of ranks: the mean over seeds, where several
+    if over_seeds is not None:
+        seeded = {c: over_seeds(c) for c in final_done}
+        final_done = {c: final_done[c] for c, runs in seeded.items() if runs is not None}
+        valued = {c: {**final_done[c], "valid_ppl": mean([r["valid_ppl"] for r in seeded[c]])} for c in final_done}
     finished = 0
     storage = storage_of(study)
     for c, trial in _candidate_trials(study).items():
@@ -83,7 +92,7 @@ def finish_candidates(study: optuna.Study, plan, records,
             state, value = TrialState.PRUNED, None
         elif c in final_done:
             state = TrialState.COMPLETE
-            value = value_of(dict(trial.intermediate_values), final_done.get(c))
+            value = value_of(dict(trial.intermediate_values), valued.get(c))
             if value is None:
                 state = TrialState.FAIL
         else:

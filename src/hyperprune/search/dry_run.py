@@ -189,7 +189,9 @@ def estimate(cfg, timed: dict[str, Any]) -> dict[str, Any]:
         "epoch_s": epoch_s,
         "spectrum_s": timed["spectrum_s"],
         "spectrum_timing": timed["spectrum_how"],
-        "estimated_s": (cost["candidate_epochs"] + dense) * epoch_s + spectra * timed["spectrum_s"],
+        # the extra seeds (search.final_seeds) train whole models, as many epochs as planned
+        "estimated_s": (cost["candidate_epochs"] + dense + cost.get("seed_epochs", 0)) * epoch_s
+        + spectra * timed["spectrum_s"],
         # strategy full trains the same dense model, and measures no spectrum
         "estimated_full_training_s": (cost["full_training_epochs"] + dense) * epoch_s,
     }
@@ -200,6 +202,7 @@ def describe_estimate(plan: dict[str, Any]) -> str:
         f"timing: {plan['timing']} of the dense model: about {clock_text(plan['epoch_s'])} per epoch with "
         f"validation; one spectrum {plan['spectrum_s']:.2f} s ({plan['spectrum_timing']})",
         f"estimate: {plan['candidate_epochs']} candidate epochs + {plan['dense_epochs']} dense epochs + "
+        + (f"{plan['seed_epochs']} epochs under more seeds + " if "seed_epochs" in plan else "") +
         f"{plan['spectra']} spectra = about {clock_text(plan['estimated_s'])} on one process "
         f"(training all candidates fully, and the dense model: about "
         f"{clock_text(plan['estimated_full_training_s'])})",

@@ -43,7 +43,7 @@ def repeated_training(trainer: Trainer, job: Job, records: dict[str, JobRecord])
     disk cleaned): {"epochs_repeated", "train_s_repeated"}, counted in the search's cost; {} when
     the trainer starts where the candidate's finished jobs left it. Warns in one line."""
     done = [r.result for r in records.values()
-            if r.job.candidate == job.candidate and r.state == "done" and r.result]
+            if r.job.candidate == job.candidate and r.job.replica == job.replica and r.state == "done" and r.result]
     reached = max((r.get("epochs_trained", 0) for r in done), default=0)
     start = trainer.epoch
     if start >= reached:
@@ -94,8 +94,10 @@ class Workbench:
     def tag_at(self, epoch: int) -> str:
         return spectrum_tag(self.cfg, self.probe_at(epoch))
 
-    def candidate_dir(self, candidate: int) -> Path:
-        return Path(self.cfg.checkpoint_dir) / f"{candidate:04d}"
+    def candidate_dir(self, candidate: int, replica: int = 0) -> Path:
+        """Where a candidate trains; under seed + replica (search.final_seeds), a folder beside it."""
+        name = f"{candidate:04d}" if not replica else f"{candidate:04d}.seed+{replica}"
+        return Path(self.cfg.checkpoint_dir) / name
 
     def trainer(self, run_cfg, run_dir: Path) -> Trainer:
         return Trainer(run_cfg, run_dir, device=self.device, corpus=self.corpus, verbose=False, progress=None)
@@ -129,11 +131,11 @@ class Workbench:
             if not still_mine():
                 raise LeaseLost(job.key)
 
-        if job.kind == "dense":
+        if job.kind == "dense" or (job.kind == "seed" and job.candidate is None):
             return self._dense(job, check_lease)
-        if job.kind in ("score", "final"):
+        if job.kind in ("score", "final", "seed"):
             proposal = next(p for p in proposals if p.slot == job.candidate)
-            run = CandidateRun(self, job.candidate, proposal)
+            run = CandidateRun(self, job.candidate, proposal, job.replica)
             repeated = repeated_training(run.trainer, job, records)
             result, value = run.run_to(job, records, check_lease)
             return {**result, **repeated}, value
@@ -149,9 +151,11 @@ class Workbench:
         raise ValueError(f"unknown job kind {job.kind!r}")
 
     def _dense(self, job: Job, check_lease) -> tuple[dict[str, Any], float]:
-        epoch, ref = job.epoch, self.reference
+        """dense@E, or the dense model under another seed (a seed job: to the budget, no spectrum)."""
+        epoch = job.epoch
+        ref = self.reference if not job.replica else DenseReference(self.cfg, job.replica)
         final = epoch == self.cfg.final_epochs
-        need_spectrum = epoch in self.compared
+        need_spectrum = not job.replica and epoch in self.compared
         with ref.lock():
             trainer = self.trainer(ref.config, ref.dir)
             atomic_write_text(ref.dir / "config.json", json.dumps(to_dict(ref.config), indent=2) + "\n")

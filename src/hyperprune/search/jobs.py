@@ -1,7 +1,8 @@
 """A work queue of training jobs kept in the study's storage, so any number of workers can share it.
 
 A job is "train this model to epoch E and measure it": the dense reference (`dense@E`), a candidate
-being scored (`score:C@E`), a finalist's full budget (`final:C@E`) or one ASHA trial (`asha:C@E`).
+being scored (`score:C@E`), a finalist's full budget (`final:C@E`), one ASHA trial (`asha:C@E`), or
+a finished model trained again under seed + k (`seed:C+k@E`, `seed:dense+k@E`; search.final_seeds).
 Each job is a trial of a second Optuna study (`NAME.jobs`), created WAITING. Claiming is Optuna's
 atomic WAITING -> RUNNING transition, so a job runs in one worker at a time; heartbeats (RDB storage)
 let another worker take over a job whose worker died. Its result is the trial's user attribute
@@ -36,20 +37,29 @@ MAX_LOST = 3
 
 @dataclass(frozen=True, order=True)
 class Job:
-    kind: str                  # dense | score | final | asha
+    kind: str                  # dense | score | final | asha | seed
     epoch: int
     candidate: int | None = None
+    # seed jobs (search.final_seeds): the model trained again from scratch under seed + replica;
+    # candidate None is the dense model's
+    replica: int = 0
 
     @property
     def key(self) -> str:
+        if self.kind == "seed":
+            model = "dense" if self.candidate is None else self.candidate
+            return f"seed:{model}+{self.replica}@{self.epoch}"
         return f"dense@{self.epoch}" if self.candidate is None else f"{self.kind}:{self.candidate}@{self.epoch}"
 
     def attrs(self) -> dict[str, Any]:
-        return {"job": self.key, "kind": self.kind, "epoch": self.epoch, "candidate": self.candidate}
+        attrs = {"job": self.key, "kind": self.kind, "epoch": self.epoch, "candidate": self.candidate}
+        if self.replica:
+            attrs["replica"] = self.replica        # absent otherwise: the attributes stored before seeds
+        return attrs
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any]) -> "Job":
-        return cls(attrs["kind"], int(attrs["epoch"]), attrs.get("candidate"))
+        return cls(attrs["kind"], int(attrs["epoch"]), attrs.get("candidate"), int(attrs.get("replica", 0)))
 
     def __str__(self) -> str:
         return self.key

@@ -32,11 +32,12 @@ def content_hash(raw: Any, n: int = 12) -> str:
 
 
 class DenseReference:
-    def __init__(self, cfg):
+    def __init__(self, cfg, replica: int = 0):
+        """`replica` k > 0: the same dense model under seed + k (search.final_seeds), its own cache."""
         run = resolve_run_config(cfg.run_config())
         # The seed is part of the content hash as it always was: unset, the cache is the one before
         # dense_seed existed; set to another number, it is another dense model.
-        seed = run.seed if cfg.search.dense_seed is None else cfg.search.dense_seed
+        seed = (run.seed if cfg.search.dense_seed is None else cfg.search.dense_seed) + replica
         self.config = RunConfig(data=run.data, model=run.model, train=run.train, sparse=SparseConfig(),
                                 seed=seed, device=run.device, run_dir="")
         content = to_dict(self.config)

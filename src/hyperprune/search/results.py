@@ -13,7 +13,18 @@ The schema (epoch keys are strings, as JSON requires):
                      "status": running | eliminated | finalist | winner | failed | duplicate,
                      "eliminated_in_round", "failure", "duplicate_of"}],
      "rounds": [{"round", "epoch", "candidates": [ids], "kept": [ids], "scores": {id: score}}],
-     "cost": {"epochs_total", "wall_s", "train_s", "spectrum_s", "full_training_epochs"}}
+     "cost": {"epochs_total", "wall_s", "train_s", "spectrum_s", "full_training_epochs",
+              "seed_epochs", "seed_train_s" (search.final_seeds > 1: the extra seeds' training, dense's included)},
+     "seeds": (search.final_seeds > 1 only) {"n", "seeds": [seed, seed+1, ...], "dense_seeds", "method": "welch-t",
+               "level": 0.95,
+               "models": {"dense" | id: {"valid_ppl": [per seed], "test_ppl": [...], "valid_mean", "valid_sd",
+                                          "test_mean", "test_sd"}},
+               "runner_up", "winner_vs_runner_up", "winner_vs_dense": {"difference" (other's mean - winner's,
+               valid ppl), "ci": [lo, hi], "df", "level", "method", "within_noise"} | null, "margin_line"}}
+
+A finished model's candidate entry then also holds "final_seeds" (its entry in "seeds.models"). The
+winner is the lowest mean valid ppl over seeds; its "valid_ppl"/"test_ppl" stay those of the exported
+file (the search's own seed), so that `hyperprune evaluate` reproduces them.
 
 A model's final numbers (valid and test ppl, parameter counts) are all of one saved state, the one
 `search.final_state` names, whose epoch is `state_epoch`; the winner's is the file exported.
@@ -33,8 +44,10 @@ from typing import Any
 import yaml
 
 from hyperprune.config import to_dict
+from hyperprune.search import seed_noise
 from hyperprune.search.jobs import JobRecord
-from hyperprune.search.schedule import Plan
+from hyperprune.search.schedule import Plan, seed_results
+from hyperprune.search.strategies import strategy_for
 from hyperprune.files import atomic_write_text
 from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
 
@@ -57,7 +70,7 @@ def _by_epoch(items: dict[int, Any]) -> dict[str, Any]:
 def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[str, Any]]:
     jobs_of: dict[int, list[JobRecord]] = {}
     for record in records.values():
-        if record.job.candidate is not None:
+        if record.job.candidate is not None and record.job.kind != "seed":     # seed jobs: seed_section
             jobs_of.setdefault(record.job.candidate, []).append(record)
     finalists = set(plan.finalists or [])
     entries = []
@@ -165,7 +178,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
                   "checkpoint": final.result["checkpoint"],
                   "export_dir": str(export_dir) if export_dir is not None else None}
     trained = [c for c in candidates if c["status"] != "duplicate"]
-    return _clean({
+    out = {
         "status": "complete" if plan.complete else "running",
         "strategy": s.strategy,
         "metric": s.metric,
@@ -181,7 +194,54 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
             "spectrum_s": sum(c["spectrum_s"] for c in trained),
             "full_training_epochs": s.n_candidates * cfg.final_epochs,
         },
-    })
+    }
+    if s.final_seeds > 1:                  # absent with one seed: results.json as it always was
+        out["seeds"] = seed_section(cfg, plan, candidates, records)
+        out["cost"]["seed_epochs"] = sum(r.result.get("epochs_trained", r.job.epoch) for r in records.values()
+                                         if r.job.kind == "seed" and r.state == "done" and r.result)
+        out["cost"]["seed_train_s"] = sum(r.result.get("train_s", 0.0) for r in records.values()
+                                          if r.job.kind == "seed" and r.state == "done" and r.result)
+    return _clean(out)
+
+
+def seed_section(cfg, plan: Plan, candidates: list[dict[str, Any]], records: dict[str, JobRecord]) -> dict[str, Any]:
+    """search.final_seeds > 1: every finished model's final numbers under each seed (the search's
+    seed first), mean and sd; the winner against the runner-up and the dense model (seed_noise.py).
+    A model appears once all its seeds are done."""
+    n = cfg.search.final_seeds
+    strategy = strategy_for(cfg)
+
+    def under_seeds(candidate: int | None) -> dict[str, Any] | None:
+        runs = seed_results(cfg, strategy, records, candidate)
+        if runs is None:
+            return None
+        return seed_noise.summary([r["valid_ppl"] for r in runs], [r["test_ppl"] for r in runs])
+
+    models: dict[str, Any] = {}
+    d = under_seeds(None)
+    if d is not None:
+        models["dense"] = d
+    for entry in candidates:
+        summary = under_seeds(entry["id"]) if entry["status"] != "duplicate" else None
+        if summary is not None:
+            entry["final_seeds"] = summary
+            models[str(entry["id"])] = summary
+    finalists = {c: models[str(c)]["valid_ppl"] for c in plan.finalists or []
+                 if str(c) in models and c not in plan.failed}
+    dense_seed = cfg.seed if cfg.search.dense_seed is None else cfg.search.dense_seed
+    section: dict[str, Any] = {"n": n, "seeds": [cfg.seed + k for k in range(n)],
+                               "dense_seeds": [dense_seed + k for k in range(n)], "method": seed_noise.METHOD,
+                               "level": seed_noise.LEVEL, "models": models, "runner_up": None,
+                               "winner_vs_runner_up": None, "winner_vs_dense": None}
+    if plan.winner is not None and plan.winner in finalists:
+        second = seed_noise.runner_up(finalists)
+        section["runner_up"] = second
+        if second is not None:
+            section["winner_vs_runner_up"] = seed_noise.welch(finalists[plan.winner], finalists[second]).to_dict()
+        if "dense" in models:
+            section["winner_vs_dense"] = seed_noise.welch(finalists[plan.winner], models["dense"]["valid_ppl"]).to_dict()
+    section["margin_line"] = seed_noise.margin_line(n, section["winner_vs_runner_up"])
+    return section
 
 
 def write_results(run_dir: Path, results: dict[str, Any]) -> Path:

@@ -155,7 +155,8 @@ class SearchLoop:
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
         """The main study holds one trial per candidate, with its scores as intermediate values and
         real times: optuna-dashboard shows the search as it goes (see `dashboard.py`)."""
-        if self.strategy.records_dashboard_trials and job.candidate is not None:
+        # a seed job trains another model: its candidate's trial holds the search's own seed's run
+        if self.strategy.records_dashboard_trials and job.candidate is not None and job.kind != "seed":
             dashboard.record_scores(self.study, job, self.strategy.dashboard_values(job, result), result)
 
     def elapsed(self) -> float:
@@ -185,7 +186,9 @@ class SearchLoop:
         write_results(run_dir, results)
         write_search_log(run_dir, results, self.bench.candidate_dir)
         if self.strategy.records_dashboard_trials:
-            dashboard.finish_candidates(self.study, plan, records, self.strategy.dashboard_value)
+            over_seeds = None if self.cfg.search.final_seeds < 2 else \
+                (lambda c: schedule.seed_results(self.cfg, self.strategy, records, c))
+            dashboard.finish_candidates(self.study, plan, records, self.strategy.dashboard_value, over_seeds)
         if self.owner:
             retrying(lambda: self.study.set_user_attr("wall_s", self.elapsed()))
         return results

@@ -149,6 +149,11 @@ class ASHA(SearchStrategy):
     def planned_epochs(self, n: int) -> int:
         return n * self.final_epochs          # at most: none stopped at a rung
 
+    def planned_finalists(self) -> int:
+        """Trials expected at the top rung: the pool divided by eta at each rung below it, as
+        synchronous successive halving would leave (asynchronous promotions can leave more)."""
+        return max(1, self.settings.n_candidates // self.eta ** (len(self.rungs) - 1))
+
     def candidate_spectra(self) -> int:
         return self.settings.n_candidates * len(self.rungs) if self.settings.metric == "ls" else 0
 

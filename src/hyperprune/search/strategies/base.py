@@ -31,6 +31,8 @@ class SearchStrategy(abc.ABC):
         self.cfg = cfg
         self.settings = cfg.search
         self.final_epochs = cfg.final_epochs
+        # search.final_seeds; settings made by hand without it (a plain namespace) mean one seed
+        self.final_seeds = getattr(self.settings, "final_seeds", 1)
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -91,8 +93,20 @@ class SearchStrategy(abc.ABC):
         epochs, which both sides pay: it is trained to the budget for the winner-vs-dense comparison
         (and, with metric ls, for the spectra the candidates are compared with)."""
         n = self.settings.n_candidates
-        return {"candidate_epochs": self.planned_epochs(n), "full_training_epochs": n * self.final_epochs,
+        cost = {"candidate_epochs": self.planned_epochs(n), "full_training_epochs": n * self.final_epochs,
                 "dense_epochs": self.final_epochs}
+        if self.final_seeds > 1:                       # absent with one seed: the plan as it always was
+            cost["seed_epochs"] = self.planned_seed_epochs()
+        return cost
+
+    def planned_finalists(self) -> int:
+        """Models whose final training decides the winner, when none fails (full: every candidate)."""
+        return self.settings.n_candidates
+
+    def planned_seed_epochs(self) -> int:
+        """Epochs of the extra seeds (search.final_seeds): each finalist and the dense model trained
+        again from scratch to the budget under seeds +1 ... +N-1."""
+        return (self.final_seeds - 1) * (self.planned_finalists() + 1) * self.final_epochs
 
     # -- words ----------------------------------------------------------------------------------
 
@@ -117,6 +131,12 @@ class SearchStrategy(abc.ABC):
         lines.append(f"cost: {candidates} candidate epochs + {dense} dense = {candidates + dense}, against "
                      f"{full} + {dense} = {full + dense} to train all {self.settings.n_candidates} fully "
                      f"({(candidates + dense) / (full + dense):.0%}; candidates alone {candidates / full:.0%})")
+        if "seed_epochs" in cost:
+            n = self.final_seeds
+            lines.append(f"seeds: {n} (search.final_seeds): {self.planned_finalists()} finalist(s) and the dense "
+                         f"model trained again under {n - 1} more seed(s) to epoch {self.final_epochs}: "
+                         f"+{cost['seed_epochs']} epochs, {candidates + dense + cost['seed_epochs']} in all; the "
+                         f"winner is the lowest mean validation ppl over the seeds")
         return lines
 
     def dense_line(self) -> str:

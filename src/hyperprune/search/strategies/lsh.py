@@ -113,6 +113,9 @@ class LSH(SearchStrategy):
             total, epoch = total + m * (nxt - epoch), nxt
         return total
 
+    def planned_finalists(self) -> int:
+        return min(self.settings.finalists, self.settings.n_candidates)
+
     def candidate_spectra(self) -> int:
         if self.settings.metric != "ls":
             return 0
