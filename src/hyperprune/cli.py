@@ -269,8 +269,13 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from hyperprune.report import write_report
+    from hyperprune.report import write_comparison, write_report
 
+    if args.run_b:
+        compared = write_comparison(args.run_dir, args.run_b, args.out)
+        state = "partial comparison" if compared.partial else "comparison"
+        print(f"{state}: {compared.index} ({len(compared.tables)} table files, all in {compared.json.name})")
+        return 0
     files = write_report(args.run_dir, args.out)
     state = f"partial report, search {files.unfinished}" if files.partial else "report"
     print(f"{state}: {files.index} ({len(files.figures)} figures, {len(files.tables)} table files)")
@@ -388,9 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the path and sizes as JSON")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search")
+    p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search; "
+                                      "with two run directories, a page comparing them")
     p.add_argument("run_dir", help="a search's run directory (holds results.json)")
-    p.add_argument("--out", help="where to write the report (default: RUN_DIR/report)")
+    p.add_argument("run_b", nargs="?", metavar="RUN_B",
+                   help="a second search to compare with the first, side by side: winner, dense, cost, rounds")
+    p.add_argument("--out", help="where to write the report (default: RUN_DIR/report; with RUN_B: "
+                                 "RUN_DIR/compare-NAME, NAME RUN_B's folder name)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("search", help="run or resume a hyperpruning search (re-run the same command to resume)")
@@ -446,7 +455,8 @@ EXAMPLES = {
     "export": ["hyperprune export runs/demo/winner --format sparse",
                "hyperprune export runs/small --format dense --out small.safetensors"],
     "report": ["hyperprune report runs/demo",
-               "hyperprune report runs/demo --out /tmp/demo-report"],
+               "hyperprune report runs/demo --out /tmp/demo-report",
+               "hyperprune report runs/demo runs/demo-loss   # two searches side by side"],
     "search": ["hyperprune search configs/demo.yaml",
                "hyperprune search configs/demo.yaml search.metric=loss run_dir=runs/demo-loss",
                "hyperprune search configs/demo.yaml --device cuda search.n_candidates=16"],
