@@ -87,13 +87,14 @@ def test_each_value_is_written_once_and_a_late_value_when_it_appears(tmp_path):
 
 def test_without_tensorboard_the_option_is_one_line(tiny_corpus_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)      # import fails as when missing
-    raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "run")
-    del raw["search"], raw["lyapunov"]
-    config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    for command in (["train", str(config), "train.epochs=1"], ["search", str(config.with_name("s.yaml"))]):
-        if command[0] == "search":
-            config.with_name("s.yaml").write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, tmp_path / "s")))
+    train_raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "run")
+    del train_raw["search"], train_raw["lyapunov"]
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(train_raw))
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, tmp_path / "s")))
+    for command in (["train", str(tmp_path / "train.yaml"), "train.epochs=1"],
+                    ["train", str(tmp_path / "train.yaml"), "--dry-run"],
+                    ["search", str(tmp_path / "search.yaml")],
+                    ["search", str(tmp_path / "search.yaml"), "--dry-run"]):
         assert main([*command, "--tensorboard", str(tmp_path / "tb")]) == 2
         err = capsys.readouterr().err.strip()
         assert err == ('hyperprune: error: --tensorboard needs the tensorboard package, which is not installed; '
