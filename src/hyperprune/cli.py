@@ -99,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             from hyperprune.train.dry_run import describe_train_plan, time_steps, train_plan
             check_run_dir(cfg.run_dir)                  # what the real run would refuse
             if args.tensorboard:
-                summary_writer_class()
+                summary_writer_class()                  # what the real run would refuse
             trainer = Trainer(cfg, cfg.run_dir, verbose=False, progress=False)   # reads, never writes
             print(yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False).rstrip())
             print(train_banner(trainer), flush=True)
