@@ -36,6 +36,12 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
                              "(without it: $HYPERPRUNE_DATA, ~/.cache/hyperprune, then download)")
 
 
+def _add_tensorboard(parser: argparse.ArgumentParser, runs: str) -> None:
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help=f"also log every epoch's numbers for TensorBoard, one run per model ({runs}); "
+                             f'needs pip install "hyperprune[tensorboard]"')
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from hyperprune.data import corpus_stats, load_corpus
     from hyperprune.data.config import DataConfig
@@ -81,7 +87,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.train.banner import train_banner
     from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
     from hyperprune.train import TrainingDiverged
+    from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
     from hyperprune.train.provenance import provenance, record_end, write_context
+    from hyperprune.train.tensorboard import summary_writer_class, tensorboard_mirror
     import yaml
 
     cfg = _run_config(args.config, args.overrides, args)
@@ -90,6 +98,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             from hyperprune.files import check_run_dir
             from hyperprune.train.dry_run import describe_train_plan, time_steps, train_plan
             check_run_dir(cfg.run_dir)                  # what the real run would refuse
+            if args.tensorboard:
+                summary_writer_class()                  # what the real run would refuse
             trainer = Trainer(cfg, cfg.run_dir, verbose=False, progress=False)   # reads, never writes
             print(yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False).rstrip())
             print(train_banner(trainer), flush=True)
@@ -99,13 +109,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             run_dir = writable_run_dir(cfg.run_dir)
             start = time.perf_counter()
-            with run_dir_lock(run_dir, "train"):             # one process per run directory, as search
+            mirror = tensorboard_mirror(args.tensorboard, lambda entry: run_dir.resolve().name)
+            with run_dir_lock(run_dir, "train"), mirror:     # one process per run directory, as search
                 trainer = Trainer(cfg, run_dir, progress_every=args.progress_every / 100)
                 atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
                 write_context(run_dir, provenance(args.config))
                 print(train_banner(trainer), flush=True)
+                log = run_dir / LOG_NAME
+                mirror.update(read_epoch_log(log))           # a resumed run's epochs so far
                 try:
-                    trainer.train()
+                    trainer.train(on_epoch=lambda trainer, record: mirror.update(read_epoch_log(log)))
                 except TrainingDiverged as exc:
                     kept = f"checkpoints up to epoch {trainer.epoch} are kept" if trainer.epoch else "nothing was saved"
                     raise UserError(f"training diverged: {exc}; lower train.lr (now {trainer.lr:g}) or set "
@@ -256,8 +269,13 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from hyperprune.report import write_report
+    from hyperprune.report import write_comparison, write_report
 
+    if args.run_b:
+        compared = write_comparison(args.run_dir, args.run_b, args.out)
+        state = "partial comparison" if compared.partial else "comparison"
+        print(f"{state}: {compared.index} ({len(compared.tables)} table files, all in {compared.json.name})")
+        return 0
     files = write_report(args.run_dir, args.out)
     state = f"partial report, search {files.unfinished}" if files.partial else "report"
     print(f"{state}: {files.index} ({len(files.figures)} figures, {len(files.tables)} table files)")
@@ -273,9 +291,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     with _logs_on_stderr(args.json):
         if args.dry_run:
             from hyperprune.search.dry_run import dry_run
+            if args.tensorboard:
+                from hyperprune.train.tensorboard import summary_writer_class
+                summary_writer_class()                  # what the real run would refuse
             results = dry_run(cfg, device=args.device, timing=not args.no_timing)
         else:
-            results = run_search(cfg, device=args.device, verbose=not args.quiet, source=args.config)
+            results = run_search(cfg, device=args.device, verbose=not args.quiet, source=args.config,
+                                 tensorboard=args.tensorboard)
     if args.json:
         print(json.dumps(results))
     if results.get("status") == "complete" and results.get("winner") is None:
@@ -328,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "train and write nothing")
     p.add_argument("--progress-every", type=_percent, default=10.0, metavar="PERCENT",
                    help="off a terminal, print a progress line every PERCENT of an epoch (default 10)")
+    _add_tensorboard(p, "DIR/NAME, NAME the run directory's name")
     _add_data_dir(p)
     p.set_defaults(func=cmd_train)
 
@@ -370,9 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the path and sizes as JSON")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search")
+    p = sub.add_parser("report", help="write RUN_DIR/report/index.html: figures and tables of a search; "
+                                      "with two run directories, a page comparing them")
     p.add_argument("run_dir", help="a search's run directory (holds results.json)")
-    p.add_argument("--out", help="where to write the report (default: RUN_DIR/report)")
+    p.add_argument("run_b", nargs="?", metavar="RUN_B",
+                   help="a second search to compare with the first, side by side: winner, dense, cost, rounds")
+    p.add_argument("--out", help="where to write the report (default: RUN_DIR/report; with RUN_B: "
+                                 "RUN_DIR/compare-NAME, NAME RUN_B's folder name)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("search", help="run or resume a hyperpruning search (re-run the same command to resume)")
@@ -385,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved config, the planned rounds and cost, and a time estimate from "
                         "20 timed steps (or about 60 s) and one spectrum; train and write nothing")
+    _add_tensorboard(p, "DIR/dense, DIR/candidate-0003, ...")
     p.add_argument("--no-timing", action="store_true",
                    help="with --dry-run: print the plan at once, without timing anything (also for a device "
                         "this machine does not have)")
@@ -427,7 +455,8 @@ EXAMPLES = {
     "export": ["hyperprune export runs/demo/winner --format sparse",
                "hyperprune export runs/small --format dense --out small.safetensors"],
     "report": ["hyperprune report runs/demo",
-               "hyperprune report runs/demo --out /tmp/demo-report"],
+               "hyperprune report runs/demo --out /tmp/demo-report",
+               "hyperprune report runs/demo runs/demo-loss   # two searches side by side"],
     "search": ["hyperprune search configs/demo.yaml",
                "hyperprune search configs/demo.yaml search.metric=loss run_dir=runs/demo-loss",
                "hyperprune search configs/demo.yaml --device cuda search.n_candidates=16"],

@@ -1,16 +1,20 @@
 """Reports on searches: figures (spectra, early signals vs final perplexity, bracket, cost), tables,
-and one self-contained HTML page. Entry point: `write_report(run_dir, out_dir=None)`.
+and one self-contained HTML page. Entry points: `write_report(run_dir, out_dir=None)`, and
+`write_comparison(run_a, run_b, out_dir=None)` for two searches side by side.
 """
 
 from hyperprune.report.build import ReportFiles, write_report
+from hyperprune.report.compare import ComparisonFiles, write_comparison
 from hyperprune.report.rank_correlation import RankCorrelation, rank_correlation
 from hyperprune.report.search_results import SearchResults, load_search_results
 
 __all__ = [
+           "ComparisonFiles",
            "RankCorrelation",
            "ReportFiles",
            "SearchResults",
            "load_search_results",
            "rank_correlation",
+           "write_comparison",
            "write_report",
 ]

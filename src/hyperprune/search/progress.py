@@ -220,9 +220,8 @@ def log_entries(results: dict[str, Any], trained: dict[tuple[str, int | None], d
     model's own epoch log (`trained`: (model, candidate) -> epoch -> entry; null where absent)
     train_loss (nats per token), lr, wall_s (the epoch's training pass) and tokens_per_s.
 
-    TensorBoard (when installed), one tag per model, then `tensorboard --logdir RUN_DIR/tb`:
-
-        python -c "import json,sys; from torch.utils.tensorboard import SummaryWriter; w=SummaryWriter(sys.argv[2]); [w.add_scalar(f\"{r['model']}{'' if r['candidate'] is None else r['candidate']}/{k}\", v, r['epoch']) for r in map(json.loads, open(sys.argv[1])) for k, v in r.items() if type(v) is float]; w.close()" RUN_DIR/log.jsonl RUN_DIR/tb
+    `search --tensorboard DIR` mirrors it as TensorBoard scalars, one run per model
+    (`train/tensorboard.py`).
     """
     trained = trained or {}
 

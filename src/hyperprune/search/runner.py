@@ -26,6 +26,8 @@ from hyperprune.search.console import SearchConsole
 from hyperprune.search.candidate import JobFailed
 from hyperprune.search.execute import JobYielded, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
+from hyperprune.train.epoch_log import read_epoch_log
+from hyperprune.train.tensorboard import NoMirror, search_run_name, tensorboard_mirror
 from hyperprune.search.progress import indistinguishable_choices, search_banner, search_context, write_search_log
 from hyperprune.train.provenance import provenance, record_end, write_context
 from hyperprune.search.reference import check_k
@@ -65,6 +67,8 @@ class SearchLoop:
         self.start = time.perf_counter()
         self.wall_before = float(self.study.user_attrs.get("wall_s", 0.0)) if owner else 0.0
         self.finished_search = False      # set by run(): did a job of this process complete the search?
+        # --tensorboard: the search process mirrors RUN_DIR/log.jsonl each time it rewrites it
+        self.tensorboard = NoMirror()
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -184,7 +188,8 @@ class SearchLoop:
             wall_s = max(wall_s, float(retrying(lambda: self.study.user_attrs).get("wall_s", 0.0)))
         results = build_results(self.cfg, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
-        write_search_log(run_dir, results, self.bench.candidate_dir)
+        log = write_search_log(run_dir, results, self.bench.candidate_dir)
+        self.tensorboard.update(read_epoch_log(log))
         if self.strategy.records_dashboard_trials:
             over_seeds = None if self.cfg.search.final_seeds < 2 else \
                 (lambda c: schedule.seed_results(self.cfg, self.strategy, records, c))
@@ -234,11 +239,14 @@ OPERATIONAL = {"device", "data.data_dir", "search.threads"}
 
 @quiet_optuna()
 def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True,
-               source: str | Path | None = None) -> dict[str, Any]:
+               source: str | Path | None = None, tensorboard: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume) the search `cfg` describes; returns the contents of results.json. `source`:
-    the YAML file `cfg` was read from (context.json records its git commit)."""
+    the YAML file `cfg` was read from (context.json records its git commit). `tensorboard`: a folder
+    that gets every model's epochs as TensorBoard scalars, one run per model (DIR/dense,
+    DIR/candidate-0003)."""
     cfg = resolved_paths(cfg)
     run_dir = writable_run_dir(Path(cfg.run_dir))
+    mirror = tensorboard_mirror(tensorboard, search_run_name)
     check_k(cfg)
     # A bad device, space or corpus fails before anything is stored; the loop's own bench, made for
     # the study once it exists, takes over the corpus and probe read here.
@@ -259,6 +267,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         atomic_write_text(run_dir / "search.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
         loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose,
                           corpus=checked.corpus, probe=checked.probe)
+        loop.tensorboard = mirror
         bench = loop.bench
         if scheme(cfg.storage_url) == "sqlite":
             loop.queue.recover_running()          # this process holds the lock: RUNNING jobs are orphans
@@ -273,6 +282,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         loop.console.summary(results)
         return results
     finally:
+        mirror.close()
         torch.set_num_threads(threads)
         lock.release()
         dir_lock.release()

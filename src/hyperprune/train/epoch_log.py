@@ -5,9 +5,7 @@ so a resumed run, or one that fell back to an earlier checkpoint, never holds an
 Keys: epoch, train_loss, train_ppl, valid_loss, valid_ppl (losses in
 nats per token), lr, averaged, wall_s, tokens_per_s, mask_update_s; non-finite numbers are null.
 
-TensorBoard, when installed, reads it through this one-liner (then `tensorboard --logdir RUN_DIR/tb`):
-
-    python -c "import json,sys; from torch.utils.tensorboard import SummaryWriter; w=SummaryWriter(sys.argv[2]); [w.add_scalar(k, v, r['epoch']) for r in map(json.loads, open(sys.argv[1])) for k, v in r.items() if type(v) in (int, float)]; w.close()" RUN_DIR/log.jsonl RUN_DIR/tb
+`--tensorboard DIR` mirrors it as TensorBoard scalars (`train/tensorboard.py`).
 """
 
 from __future__ import annotations
