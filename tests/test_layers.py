@@ -13,14 +13,11 @@ SRC = Path(hyperprune.__file__).parent
 LAYERS = ["errors", "config", "files", "perplexity", "data", "models", "sparse", "train", "lyapunov", "search",
           "report", "pools", "cli"]
 BOTTOM = {"errors", "config", "files", "perplexity"}
-TOP = {"train.status", "search.status"}         # `hyperprune status` reads both kinds of run directory
 
 
 def layer(module: str) -> int:
     """The rank of dotted `module` (below `hyperprune`): the bottom modules share rank 0."""
     parts = module.split(".")
-    if ".".join(parts[:2]) in TOP:
-        return LAYERS.index("cli")
     return 0 if parts[0] in BOTTOM else LAYERS.index(parts[0])
 
 
