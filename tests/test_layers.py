@@ -9,10 +9,10 @@ from pathlib import Path
 import hyperprune
 
 SRC = Path(hyperprune.__file__).parent
-# errors config files perplexity <- data <- models <- sparse <- train <- lyapunov <- search <- report <- pools <- cli
-LAYERS = ["errors", "config", "files", "perplexity", "data", "models", "sparse", "train", "lyapunov", "search",
+# errors config files perplexity strict_json <- data <- models <- sparse <- train <- lyapunov <- search <- report <- pools <- cli
+LAYERS = ["errors", "config", "files", "perplexity", "strict_json", "data", "models", "sparse", "train", "lyapunov", "search",
           "report", "pools", "cli"]
-BOTTOM = {"errors", "config", "files", "perplexity"}
+BOTTOM = {"errors", "config", "files", "perplexity", "strict_json"}
 TOP = {"train.status", "search.status"}         # `hyperprune status` reads both kinds of run directory
 
 

@@ -5,12 +5,13 @@ The values were computed by the code at 82fe126, before the content hash had one
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
 
 from hyperprune.lyapunov import make_probe
-from hyperprune.lyapunov.dense_spectra import DenseSpectra
+from hyperprune.lyapunov.dense_spectra import DenseSpectra, content_hash
 from hyperprune.search.reference import spectrum_tag
 from hyperprune.search.space import SearchSpace
 
@@ -34,3 +35,12 @@ def test_a_candidates_fingerprint_is_unchanged():
     # proposals collapse duplicates by it, and ASHA stores it on each trial
     space = SearchSpace.from_config(tiny_search(Path("/corpus"), Path("/run")))
     assert space.fingerprint({"sparse.death_rate": 0.6}) == "351bbc5e0639d9df"
+
+
+def test_the_content_hash_is_sha256_of_canonical_json():
+    data = {"b": [1, 2.5, None], "a": {"z": True, "path": Path("/x")}, "n": float("inf")}
+    # sorted keys, str() for what JSON lacks, Infinity as json.dumps writes it
+    text = '{"a": {"path": "/x", "z": true}, "b": [1, 2.5, null], "n": Infinity}'
+    assert hashlib.sha256(text.encode()).hexdigest().startswith("f8e0ddbf6efde0ac")
+    assert content_hash(data) == "f8e0ddbf6efd"
+    assert content_hash(data, 16) == "f8e0ddbf6efde0ac"

@@ -23,7 +23,6 @@ Candidates' cost excludes the dense reference, which is shared by searches and r
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -36,18 +35,8 @@ from hyperprune.config import to_dict
 from hyperprune.search.jobs import JobRecord
 from hyperprune.search.schedule import Plan
 from hyperprune.files import atomic_write_text
+from hyperprune.strict_json import finite_or_null
 from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
-
-
-def _clean(value: Any) -> Any:
-    """Strict JSON: non-finite floats become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _by_epoch(items: dict[int, Any]) -> dict[str, Any]:
@@ -165,7 +154,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
                   "checkpoint": final.result["checkpoint"],
                   "export_dir": str(export_dir) if export_dir is not None else None}
     trained = [c for c in candidates if c["status"] != "duplicate"]
-    return _clean({
+    return finite_or_null({
         "status": "complete" if plan.complete else "running",
         "strategy": s.strategy,
         "metric": s.metric,
