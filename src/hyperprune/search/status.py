@@ -4,7 +4,8 @@ For a search: results.json says what is done (candidates by status, rounds, the 
 the cost so far); the job queue in the study's storage says what is running (each job, its worker,
 for how long, and its last heartbeat where the storage keeps one); the best so far is the leader of
 the latest round by score and the candidate with the lowest validation perplexity; the ETA is the
-planned candidate and dense epochs left times the seconds per epoch spent so far (spectra included).
+planned candidate and dense epochs left times the seconds per epoch spent so far (spectra included),
+by `train.progress.seconds_left` as the search's console computes it, on results.json's cost.
 Nothing is written: a missing SQLite file is not opened (that would create it).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from hyperprune.errors import UserError
 from hyperprune.search.optuna_internals import trial_id
-from hyperprune.train.progress import clock
+from hyperprune.train.progress import clock, seconds_left
 from hyperprune.train.status import gone_words
 
 
@@ -147,7 +148,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     done = cost.get("epochs_total", 0) + dense.get("epochs", 0)
     spent = cost.get("train_s", 0.0) + cost.get("spectrum_s", 0.0) + dense.get("train_s", 0.0) + \
         dense.get("spectrum_s", 0.0)
-    eta = 0.0 if complete else (max(planned - done, 0) * spent / done if done else None)
+    eta = 0.0 if complete else seconds_left(done, planned, spent)
     return {
         "kind": "search",
         "run_dir": str(run_dir),
