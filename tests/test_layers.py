@@ -9,10 +9,11 @@ from pathlib import Path
 import hyperprune
 
 SRC = Path(hyperprune.__file__).parent
-# errors config files perplexity strict_json <- data <- models <- sparse <- train <- lyapunov <- search <- report <- pools <- cli
-LAYERS = ["errors", "config", "files", "perplexity", "strict_json", "data", "models", "sparse", "train", "lyapunov", "search",
-          "report", "pools", "cli"]
-BOTTOM = {"errors", "config", "files", "perplexity", "strict_json"}
+# errors config files perplexity strict_json registry <- data <- models <- sparse <- train <- lyapunov <- search
+#   <- report <- pools <- cli
+LAYERS = ["errors", "config", "files", "perplexity", "strict_json", "registry", "data", "models", "sparse", "train",
+          "lyapunov", "search", "report", "pools", "cli"]
+BOTTOM = {"errors", "config", "files", "perplexity", "strict_json", "registry"}
 TOP = {"train.status", "search.status"}         # `hyperprune status` reads both kinds of run directory
 
 

@@ -281,7 +281,7 @@ def spectrum_distance(model: nn.Module, dense: DenseSpectra, probe: Probe | Tens
     """
     if not isinstance(dense, DenseSpectra):
         raise UserError(f"dense is a {type(dense).__name__}; allowed: the DenseSpectra that dense_reference returns")
-    check_choice("spectrum distance", distance, DISTANCES)
+    DISTANCES.get(distance)                  # an unknown name fails before any measuring
     if convention is not None and convention != dense.convention:
         raise UserError(f"convention '{convention}' differs from the dense reference's '{dense.convention}'; "
                         "allowed: the same convention for the dense model and every candidate")
