@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperprune.registry import Registry
-from hyperprune.search.optuna_internals import storage_of, trial_id
+from hyperprune.search.optuna_internals import grid_point_of, grid_size, pin_to_grid_point
 from hyperprune.search.rounds import FAILED, PENDING
 from hyperprune.search.space import SearchSpace
 
@@ -41,9 +41,8 @@ class PoolGridSampler(optuna.samplers.GridSampler):
     """
 
     def before_trial(self, study, trial) -> None:
-        if trial.number >= len(self._all_grids) and "grid_id" not in trial.system_attrs:
-            storage_of(study).set_trial_system_attr(trial_id(trial), "search_space", self._search_space)
-            storage_of(study).set_trial_system_attr(trial_id(trial), "grid_id", trial.number % len(self._all_grids))
+        if trial.number >= grid_size(self) and grid_point_of(trial) is None:
+            pin_to_grid_point(self, study, trial, trial.number % grid_size(self))
             return
         super().before_trial(study, trial)
 

@@ -19,30 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperprune.errors import UserError
-from hyperprune.search.optuna_internals import trial_id
+from hyperprune.search.optuna_internals import rdb_heartbeat_ages, trial_id
 from hyperprune.train.progress import clock, seconds_left
 from hyperprune.train.status import gone_words
-
-
-def rdb_heartbeat_ages(storage, trial_ids: list[int]) -> dict[int, float]:
-    """Seconds since each trial's last heartbeat, by the database's clock, on RDB storage with
-    heartbeats (Optuna keeps them in its own table and has no public reader); {} elsewhere."""
-    import sqlalchemy
-    from optuna.storages import RDBStorage
-    from optuna.storages._rdb import models
-
-    if not isinstance(storage, RDBStorage) or not trial_ids:
-        return {}
-    session = storage.scoped_session()
-    try:
-        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
-        rows = session.query(models.TrialHeartbeatModel).filter(
-            models.TrialHeartbeatModel.trial_id.in_(trial_ids)).all()
-        return {row.trial_id: (now - row.heartbeat.replace(tzinfo=None)).total_seconds() for row in rows}
-    except Exception:  # noqa: BLE001 -- a status line must not die on Optuna's private schema
-        return {}
-    finally:
-        session.close()
 
 
 def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
