@@ -27,7 +27,7 @@ def clock(seconds: float) -> str:
 
 def seconds_left(done: float, planned: float, spent_s: float) -> float | None:
     """Seconds left when the work still planned goes at the pace of the work done so far: an epoch's
-    batches here, a search's candidate and dense epochs in `search.console` and `search.status`.
+    batches here, a search's candidate and dense epochs in `search.console` and `status.search`.
     None until something is done (no pace yet); 0 once `done` reaches `planned`.
 
     >>> seconds_left(done=3, planned=10, spent_s=60.0)

@@ -1,4 +1,4 @@
-"""`hyperprune status RUN_DIR`: where a search (or a training run) stands, without touching it.
+"""Where a search stands, without touching it (`hyperprune status` on a search's run directory).
 
 For a search: results.json says what is done (candidates by status, rounds, the dense reference,
 the cost so far); the job queue in the study's storage says what is running (each job, its worker,
@@ -20,8 +20,8 @@ from typing import Any
 
 from hyperprune.errors import UserError
 from hyperprune.search.optuna_internals import rdb_heartbeat_ages, trial_id
+from hyperprune.status.training import gone_words
 from hyperprune.train.progress import clock, seconds_left
-from hyperprune.train.status import gone_words
 
 
 def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
@@ -97,7 +97,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     from hyperprune.config import from_dict
     from hyperprune.search.config import SearchConfig
     from hyperprune.search.progress import planned_epochs
-    from hyperprune.train.status import lock_state
+    from hyperprune.status.training import lock_state
 
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
@@ -150,45 +150,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def run_status(run_dir: str | Path) -> dict[str, Any]:
-    """The status of a search or training run directory, or a search's exported winner (a UserError
-    for anything else)."""
-    from hyperprune.search.results import WINNER_NAME
-    from hyperprune.train.status import train_status
-
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
-    if (path / WINNER_NAME).is_file():
-        return winner_status(path)
-    if (path / "results.json").is_file() or (path / "search.yaml").is_file():
-        return search_status(path)
-    if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
-        return train_status(path)
-    raise UserError(f"'{path}' holds no hyperprune run (no config.yaml, checkpoints/, search.yaml or "
-                    f"results.json); give a train or search run directory")
-
-
-def winner_status(path: Path) -> dict[str, Any]:
-    """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
-    from hyperprune.search.results import WINNER_NAME
-
-    about = json.loads((path / WINNER_NAME).read_text())
-    return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
-
-
-def describe_status(s: dict[str, Any]) -> str:
-    if s["kind"] == "train":
-        from hyperprune.train.status import describe_train_status
-        return describe_train_status(s)
-    if s["kind"] == "winner":
-        settings = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-        return "\n".join([
-            f"exported winner {s['run_dir']}: candidate {s['candidate']} of search '{s['study']}' ({s['search']})",
-            f"  trained  {s['epochs']} epochs: valid ppl {s['valid_ppl']:.2f}, test ppl {s['test_ppl']:.2f}",
-            f"  settings {settings}",
-            f"  use      hyperprune evaluate {s['run_dir']} | hyperprune export {s['run_dir']} --format sparse | "
-            f"hyperprune.load_model('{s['run_dir']}')"])
+def describe_search_status(s: dict[str, Any]) -> str:
     counts = s["candidates"]
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if k != "total")
     lines = [f"search '{s['study']}' ({s['strategy']}) in {s['run_dir']}: {s['state']}"
