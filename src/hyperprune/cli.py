@@ -308,7 +308,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from hyperprune.search.status import describe_status, run_status
+    from hyperprune.status import describe_status, run_status
 
     status = run_status(args.run_dir)
     print(json.dumps(status) if args.json else describe_status(status))

@@ -213,7 +213,7 @@ def test_status_reads_rdb_heartbeats(tmp_path):
     import sqlalchemy
     from optuna.storages._rdb.models import TrialHeartbeatModel
 
-    from hyperprune.search.status import rdb_heartbeat_ages
+    from hyperprune.search.optuna_internals import rdb_heartbeat_ages
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=60)
     study = optuna.create_study(storage=storage, study_name="s")
     trial = study.ask()

@@ -19,7 +19,7 @@ import yaml
 from hyperprune.cli import main
 from hyperprune.config import to_dict
 from hyperprune.files import LOCK_NAME, process_alive
-from hyperprune.search.status import worker_alive
+from hyperprune.status.search import worker_alive
 
 HOST = socket.gethostname()
 DEAD = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1       # no process can have this pid

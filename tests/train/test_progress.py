@@ -7,7 +7,7 @@ import math
 import re
 
 from hyperprune.train import Trainer
-from hyperprune.train.progress import EpochProgress, TrainingConsole, clock
+from hyperprune.train.progress import EpochProgress, TrainingConsole, clock, seconds_left
 
 from tests.train.test_trainer import tiny_config
 
@@ -77,3 +77,10 @@ def test_a_terminal_gets_a_bar_with_loss_tokens_per_second_and_eta(capsys):
     assert "epoch 2:" in err and "40/40" in err
     assert "loss=2.000" in err and "ppl=7.4" in err and "tok_s=" in err
     assert "<" in err                                           # tqdm's elapsed<remaining (the ETA)
+
+
+def test_seconds_left_is_the_work_left_at_the_pace_so_far():
+    assert seconds_left(done=3, planned=10, spent_s=60.0) == 140.0      # 20 s a unit, 7 units left
+    assert seconds_left(done=0.25, planned=1.0, spent_s=30.0) == 90.0   # a quarter of an epoch in 30 s
+    assert seconds_left(done=12, planned=10, spent_s=60.0) == 0.0       # past the plan: nothing left
+    assert seconds_left(done=0, planned=10, spent_s=5.0) is None        # no pace yet

@@ -53,7 +53,10 @@ SPECTRUM_SETTINGS = ("k", "warmup", "tangent_warmup", "qr_every", "log_base", "f
 ANY_EPOCH = -1        # the key of a fixed reference's one spectrum
 
 
-def fingerprint(data: Any, n: int = 12) -> str:
+def content_hash(data: Any, n: int = 12) -> str:
+    """The first `n` hex digits of the sha256 of `data` as canonical JSON (sorted keys, `str` for
+    anything JSON lacks). The one content hash: the dense spectra's tags here and the search's dense
+    cache, spectrum tags and candidate fingerprints; a change to it would orphan every cache entry."""
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
@@ -94,13 +97,13 @@ class DenseSpectra:
 
     @property
     def probe_tag(self) -> str:
-        return fingerprint(self.probe, 10)
+        return content_hash(self.probe, 10)
 
     @property
     def tag(self) -> str:
         """Names the measurement: the same tag means the same probe, convention, settings, dense model."""
-        return fingerprint({"probe": self.probe, "convention": self.convention, "settings": self.settings,
-                            "model": self.model_fingerprint}, 12)
+        return content_hash({"probe": self.probe, "convention": self.convention, "settings": self.settings,
+                             "model": self.model_fingerprint}, 12)
 
     @property
     def fixed(self) -> bool:
@@ -124,9 +127,9 @@ class DenseSpectra:
 
     def check_probe(self, model: nn.Module, probe: Probe | Tensor, embedding: nn.Module | None = None) -> None:
         record = probe_record(model, probe, embedding, self.settings.get("warmup"))
-        if fingerprint(record, 10) != self.probe_tag:
+        if content_hash(record, 10) != self.probe_tag:
             raise UserError(f"the dense reference was measured on probe {self.probe_tag}, this model on probe "
-                            f"{fingerprint(record, 10)}; allowed: the same probe (same tokens or features, "
+                            f"{content_hash(record, 10)}; allowed: the same probe (same tokens or features, "
                             "warm-up and length) for the dense model and every candidate")
 
     def record(self, model: nn.Module, epoch: int | None, probe: Probe | Tensor | None = None, *,
@@ -278,7 +281,7 @@ def spectrum_distance(model: nn.Module, dense: DenseSpectra, probe: Probe | Tens
     """
     if not isinstance(dense, DenseSpectra):
         raise UserError(f"dense is a {type(dense).__name__}; allowed: the DenseSpectra that dense_reference returns")
-    check_choice("spectrum distance", distance, DISTANCES)
+    DISTANCES.get(distance)                  # an unknown name fails before any measuring
     if convention is not None and convention != dense.convention:
         raise UserError(f"convention '{convention}' differs from the dense reference's '{dense.convention}'; "
                         "allowed: the same convention for the dense model and every candidate")

@@ -13,24 +13,19 @@ warning that says which side has how many, so a broken spectrum can never look c
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from hyperprune.config import check_choice, check_range
+from hyperprune.config import check_range
 from hyperprune.errors import UserError
 from hyperprune.lyapunov.result import LyapunovSpectrum
+from hyperprune.registry import Registry
 
 Spectrum = LyapunovSpectrum | Tensor
-DISTANCES: dict[str, Callable[..., float]] = {}
-
-
-def register_distance(name: str):
-    def decorate(fn: Callable[..., float]) -> Callable[..., float]:
-        DISTANCES[name] = fn
-        return fn
-    return decorate
+# Registered below, in this module: `register_distance("name")` on fn(a (k,), b (k,), **kwargs) -> float.
+DISTANCES = Registry("spectrum distance")
+register_distance = DISTANCES.register
 
 
 def as_vector(spectrum: Spectrum) -> Tensor:
@@ -96,11 +91,11 @@ def wasserstein(a: Tensor, b: Tensor) -> float:
 
 def distance(name: str, candidate: Spectrum, dense: Spectrum, **kwargs) -> float:
     """Distance `name` from candidate to dense; an unknown name is a UserError with the closest."""
-    check_choice("spectrum distance", name, DISTANCES)
+    measure = DISTANCES.get(name).fn
     a, b = as_vector(candidate), as_vector(dense)
     bad = [f"{side} has {int((~torch.isfinite(v)).sum())} non-finite exponent(s)"
            for side, v in (("candidate", a), ("dense", b)) if not torch.isfinite(v).all()]
-    value = DISTANCES[name](a, b, **kwargs)
+    value = measure(a, b, **kwargs)
     if bad:
         warnings.warn(f"distance '{name}' = {value}: " + "; ".join(bad), RuntimeWarning, stacklevel=2)
     return value

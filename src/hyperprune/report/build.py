@@ -90,8 +90,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
 
 def why_stopped(run_dir: Path) -> str | None:
     """Why an unfinished search is not running, from `hyperprune status`'s view (None: it is running)."""
-    from hyperprune.search.status import search_status
-    from hyperprune.train.status import gone_words
+    from hyperprune.status.search import search_status
+    from hyperprune.status.training import gone_words
 
     try:
         status = search_status(run_dir)

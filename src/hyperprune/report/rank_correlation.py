@@ -7,9 +7,10 @@ carries a note saying why and no numbers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+
+from hyperprune.strict_json import finite_or_null
 
 MIN_PAIRS = 3
 
@@ -46,10 +47,6 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> RankCorrelation:
         return RankCorrelation(n=n, note="one side is constant over the candidates; ranks carry no information")
     rho = stats.spearmanr(x, y)
     tau = stats.kendalltau(x, y)
-    return RankCorrelation(n=n, spearman=_finite(rho.statistic), spearman_p=_finite(rho.pvalue),
-                           kendall=_finite(tau.statistic), kendall_p=_finite(tau.pvalue))
-
-
-def _finite(v: float) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
+    return RankCorrelation(n=n, spearman=finite_or_null(float(rho.statistic)),
+                           spearman_p=finite_or_null(float(rho.pvalue)),
+                           kendall=finite_or_null(float(tau.statistic)), kendall_p=finite_or_null(float(tau.pvalue)))

@@ -28,6 +28,7 @@ from hyperprune.search.asha_trial import AshaTrial
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.measurement import FinalState, Measured
 from hyperprune.search.proposals import Proposal
+from hyperprune.strict_json import finite_or_null
 from hyperprune.train import TrainingDiverged
 from hyperprune.train.checkpoint import checkpoint_path
 
@@ -39,10 +40,6 @@ class JobFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.result = result
-
-
-def finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 @dataclass
@@ -90,7 +87,7 @@ class CandidateRun:
         if not wants_spectrum:
             return Score(valid_ppl, valid_ppl, None, 0.0)
         spectrum = reached.spectrum
-        out = Score(valid_ppl, None, [finite_or_none(float(v)) for v in spectrum.mean], reached.spectrum_s)
+        out = Score(valid_ppl, None, [finite_or_null(float(v)) for v in spectrum.mean], reached.spectrum_s)
         if not spectrum.all_finite:
             out.failure = f"spectrum at epoch {epoch} is not finite: " + "; ".join(spectrum.issues)
             return out
@@ -110,7 +107,7 @@ class CandidateRun:
         """What the candidate has trained so far (also recorded for a failed job)."""
         return {
             "epochs_trained": self.trainer.epoch,
-            "valid_ppl_by_epoch": {str(r.epoch): finite_or_none(r.valid_ppl) for r in self.trainer.history},
+            "valid_ppl_by_epoch": {str(r.epoch): finite_or_null(r.valid_ppl) for r in self.trainer.history},
             "train_s": self.trainer.train_wall_s,
         }
 

@@ -19,7 +19,6 @@ from hyperprune.search.rounds import check_keep
 from hyperprune.train.config import RunConfig
 
 METRICS = ("ls", "loss")
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
 ASHA_PROMOTIONS = ("arrival", "candidate-order")
 FINAL_STATES = ("best-valid", "last")      # measurement.final_state
 
@@ -66,7 +65,8 @@ class SearchSettings:
         from hyperprune.search.strategies import strategy_names
         check_choice("search.strategy", self.strategy, strategy_names())
         check_choice("search.metric", self.metric, METRICS)
-        check_choice("search.sampler", self.sampler, SAMPLERS)
+        from hyperprune.search.proposals import SAMPLERS
+        SAMPLERS.get(self.sampler)
         check_range("search.n_candidates", self.n_candidates, 1)
         check_range("search.batch", self.batch, 1)
         check_range("search.first_epoch", self.first_epoch, 1)

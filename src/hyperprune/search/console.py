@@ -11,11 +11,12 @@ from typing import Any
 
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.progress import describe_tie, round_ties
-from hyperprune.train.progress import clock as _clock
+from hyperprune.train.progress import clock as _clock, seconds_left
 
 
 def eta_s(cfg, strategy, plan, records: dict[str, JobRecord]) -> float | None:
-    """Seconds left when the planned candidate epochs still to train take as long as those done."""
+    """Seconds left when the planned candidate epochs still to train take as long as those done
+    (`seconds_left`, the one ETA formula, on each model's furthest epoch in the job records)."""
     work_s = 0.0
     trained: dict[Any, tuple[int, float]] = {}
     for record in records.values():
@@ -31,12 +32,10 @@ def eta_s(cfg, strategy, plan, records: dict[str, JobRecord]) -> float | None:
         work_s += record.result.get("spectrum_s", 0.0)
     done = sum(e for e, _ in trained.values())
     work_s += sum(t for _, t in trained.values())
-    if done == 0:
-        return None
     unique = sum(1 for p in plan.proposals if p.duplicate_of is None) if len(plan.proposals) == \
         cfg.search.n_candidates else cfg.search.n_candidates
     total = strategy.planned_epochs(unique) + cfg.final_epochs + strategy.planned_seed_epochs()
-    return max(total - done, 0) * work_s / done
+    return seconds_left(done, total, work_s)
 
 
 class SearchConsole:

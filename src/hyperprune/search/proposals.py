@@ -16,7 +16,8 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import TrialState
 
-from hyperprune.search.optuna_internals import storage_of, trial_id
+from hyperprune.registry import Registry
+from hyperprune.search.optuna_internals import grid_point_of, grid_size, pin_to_grid_point
 from hyperprune.search.rounds import FAILED, PENDING
 from hyperprune.search.space import SearchSpace
 
@@ -40,9 +41,8 @@ class PoolGridSampler(optuna.samplers.GridSampler):
     """
 
     def before_trial(self, study, trial) -> None:
-        if trial.number >= len(self._all_grids) and "grid_id" not in trial.system_attrs:
-            storage_of(study).set_trial_system_attr(trial_id(trial), "search_space", self._search_space)
-            storage_of(study).set_trial_system_attr(trial_id(trial), "grid_id", trial.number % len(self._all_grids))
+        if trial.number >= grid_size(self) and grid_point_of(trial) is None:
+            pin_to_grid_point(self, study, trial, trial.number % grid_size(self))
             return
         super().before_trial(study, trial)
 
@@ -58,20 +58,23 @@ class PoolGridSampler(optuna.samplers.GridSampler):
 HYPEROPT_STARTUP_TRIALS = 20
 
 
+# `search.sampler` names one of these: fn(seed, space) -> an Optuna sampler.
+SAMPLERS = Registry("search.sampler")
+SAMPLERS.register("tpe")(
+    lambda seed, space: optuna.samplers.TPESampler(seed=seed, n_startup_trials=HYPEROPT_STARTUP_TRIALS))
+SAMPLERS.register("random")(lambda seed, space: optuna.samplers.RandomSampler(seed=seed))
+SAMPLERS.register("grid")(lambda seed, space: PoolGridSampler(space.grid(), seed=seed))
+SAMPLERS.register("cmaes")(
+    lambda seed, space: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False))
+SAMPLERS.register("gp")(lambda seed, space: optuna.samplers.GPSampler(seed=seed))
+
+
 def make_sampler(name: str, seed: int, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    build = SAMPLERS.get(name).fn
     with warnings.catch_warnings():
+        # cmaes and gp are experimental in Optuna: the user chose one, so the warning is noise
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=HYPEROPT_STARTUP_TRIALS)
-        if name == "random":
-            return optuna.samplers.RandomSampler(seed=seed)
-        if name == "grid":
-            return PoolGridSampler(space.grid(), seed=seed)
-        if name == "cmaes":
-            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-        if name == "gp":
-            return optuna.samplers.GPSampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}")
+        return build(seed, space)
 
 
 class Proposer:

@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 
 from hyperprune.config import to_dict
 from hyperprune.errors import UserError
 from hyperprune.lyapunov import LyapunovSpectrum, Probe, make_probe, model_spectrum
+from hyperprune.lyapunov.dense_spectra import content_hash
 from hyperprune.sparse.config import SparseConfig
 from hyperprune.train import RunConfig, Trainer
 from hyperprune.train.trainer import resolve_run_config
-
-
-def content_hash(raw: Any, n: int = 12) -> str:
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
 class DenseReference:

@@ -34,7 +34,6 @@ Candidates' cost excludes the dense reference, which is shared by searches and r
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -49,18 +48,8 @@ from hyperprune.search.jobs import JobRecord
 from hyperprune.search.schedule import Plan, seed_results
 from hyperprune.search.strategies import strategy_for
 from hyperprune.files import atomic_write_text
+from hyperprune.strict_json import finite_or_null
 from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
-
-
-def _clean(value: Any) -> Any:
-    """Strict JSON: non-finite floats become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _by_epoch(items: dict[int, Any]) -> dict[str, Any]:
@@ -201,7 +190,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
                                          if r.job.kind == "seed" and r.state == "done" and r.result)
         out["cost"]["seed_train_s"] = sum(r.result.get("train_s", 0.0) for r in records.values()
                                           if r.job.kind == "seed" and r.state == "done" and r.result)
-    return _clean(out)
+    return finite_or_null(out)
 
 
 def seed_section(cfg, plan: Plan, candidates: list[dict[str, Any]], records: dict[str, JobRecord]) -> dict[str, Any]:

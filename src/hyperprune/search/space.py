@@ -15,7 +15,6 @@ taken from the base config) has one of the listed values. Entries are sampled in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -132,12 +131,12 @@ class SearchSpace:
 
     def fingerprint(self, params: dict[str, Any]) -> str:
         """Equal for two candidates that would train identically: the resolved config, minus paths."""
+        from hyperprune.lyapunov.dense_spectra import content_hash
         from hyperprune.train.trainer import resolve_run_config
         resolved = to_dict(resolve_run_config(self.run_config(params, "")))
         for key in ("run_dir", "device"):
             resolved.pop(key, None)
-        text = json.dumps(resolved, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return content_hash(resolved, 16)
 
     def grid(self) -> dict[str, list[Any]]:
         """{key: values} for Optuna's GridSampler; conditional entries have no grid."""

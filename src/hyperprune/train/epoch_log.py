@@ -11,25 +11,21 @@ nats per token), lr, averaged, wall_s, tokens_per_s, mask_update_s; non-finite n
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterable
 
 from hyperprune.files import atomic_write_text
 from hyperprune.perplexity import perplexity
+from hyperprune.strict_json import finite_or_null
 
 LOG_NAME = "log.jsonl"
-
-
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def epoch_entry(record) -> dict[str, Any]:
     entry = dict(vars(record))
     entry["train_ppl"] = perplexity(record.train_loss)
     entry["valid_ppl"] = record.valid_ppl
-    return {key: _finite(value) for key, value in entry.items()}
+    return finite_or_null(entry)
 
 
 def write_epoch_log(run_dir: Path, history: Iterable) -> Path:

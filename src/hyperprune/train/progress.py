@@ -25,6 +25,17 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def seconds_left(done: float, planned: float, spent_s: float) -> float | None:
+    """Seconds left when the work still planned goes at the pace of the work done so far: an epoch's
+    batches here, a search's candidate and dense epochs in `search.console` and `status.search`.
+    None until something is done (no pace yet); 0 once `done` reaches `planned`.
+
+    >>> seconds_left(done=3, planned=10, spent_s=60.0)
+    140.0
+    """
+    return max(planned - done, 0) * spent_s / done if done else None
+
+
 class EpochProgress:
     """Progress of one epoch. `update(fraction, tokens, mean_loss)` after each step: `fraction` of the
     epoch's data done, tokens trained so far, and a callable giving the mean loss so far (called only
@@ -66,10 +77,10 @@ class EpochProgress:
 
     def _line(self, milestone: float, fraction: float, tokens: int, loss: float) -> None:
         seconds = self.elapsed()
-        eta = seconds * (1 - fraction) / fraction if fraction > 0 else math.nan
+        eta = seconds_left(fraction, 1.0, seconds)
         print(f"{self.label}epoch {self.epoch:3d} | {100 * milestone:3.0f}% | batch {self.step:,}/"
               f"~{self.steps:,} | loss {loss:.3f} | ppl {perplexity(loss):9.2f} | {tokens / seconds:8.0f} tok/s | "
-              f"ETA {clock(eta) if math.isfinite(eta) else '?'}", flush=True)
+              f"ETA {clock(eta) if eta is not None else '?'}", flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

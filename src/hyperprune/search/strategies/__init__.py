@@ -5,12 +5,12 @@
     asha   asynchronous successive halving (Optuna's pruner) on the same scores
 
 Each module registers its `SearchStrategy` subclass (see `base.py`) with `@STRATEGIES.register`,
-the registry the sparse strategies use, so an unknown name is a one-line error naming the closest.
+the registry every named choice uses (`hyperprune.registry`), so an unknown name is a one-line error naming the closest.
 """
 
 from __future__ import annotations
 
-from hyperprune.sparse.registry import Registry
+from hyperprune.registry import Registry
 
 STRATEGIES = Registry("search.strategy", "hyperprune.search.strategies")
 

@@ -1,10 +1,11 @@
-"""`hyperprune status RUN_DIR`: where a search (or a training run) stands, without touching it.
+"""Where a search stands, without touching it (`hyperprune status` on a search's run directory).
 
 For a search: results.json says what is done (candidates by status, rounds, the dense reference,
 the cost so far); the job queue in the study's storage says what is running (each job, its worker,
 for how long, and its last heartbeat where the storage keeps one); the best so far is the leader of
 the latest round by score and the candidate with the lowest validation perplexity; the ETA is the
-planned candidate and dense epochs left times the seconds per epoch spent so far (spectra included).
+planned candidate and dense epochs left times the seconds per epoch spent so far (spectra included),
+by `train.progress.seconds_left` as the search's console computes it, on results.json's cost.
 Nothing is written: a missing SQLite file is not opened (that would create it).
 """
 
@@ -18,30 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperprune.errors import UserError
-from hyperprune.search.optuna_internals import trial_id
-from hyperprune.train.progress import clock
-from hyperprune.train.status import gone_words
-
-
-def rdb_heartbeat_ages(storage, trial_ids: list[int]) -> dict[int, float]:
-    """Seconds since each trial's last heartbeat, by the database's clock, on RDB storage with
-    heartbeats (Optuna keeps them in its own table and has no public reader); {} elsewhere."""
-    import sqlalchemy
-    from optuna.storages import RDBStorage
-    from optuna.storages._rdb import models
-
-    if not isinstance(storage, RDBStorage) or not trial_ids:
-        return {}
-    session = storage.scoped_session()
-    try:
-        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
-        rows = session.query(models.TrialHeartbeatModel).filter(
-            models.TrialHeartbeatModel.trial_id.in_(trial_ids)).all()
-        return {row.trial_id: (now - row.heartbeat.replace(tzinfo=None)).total_seconds() for row in rows}
-    except Exception:  # noqa: BLE001 -- a status line must not die on Optuna's private schema
-        return {}
-    finally:
-        session.close()
+from hyperprune.search.optuna_internals import rdb_heartbeat_ages, trial_id
+from hyperprune.status.training import gone_words
+from hyperprune.train.progress import clock, seconds_left
 
 
 def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
@@ -118,7 +98,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     from hyperprune.search.config import SearchConfig
     from hyperprune.search.progress import planned_epochs
     from hyperprune.search.strategies import strategy_for
-    from hyperprune.train.status import lock_state
+    from hyperprune.status.training import lock_state
 
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
@@ -148,7 +128,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     done = cost.get("epochs_total", 0) + dense.get("epochs", 0) + cost.get("seed_epochs", 0)
     spent = cost.get("train_s", 0.0) + cost.get("spectrum_s", 0.0) + dense.get("train_s", 0.0) + \
         dense.get("spectrum_s", 0.0)
-    eta = 0.0 if complete else (max(planned - done, 0) * spent / done if done else None)
+    eta = 0.0 if complete else seconds_left(done, planned, spent)
     return {
         "kind": "search",
         "run_dir": str(run_dir),
@@ -171,45 +151,7 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def run_status(run_dir: str | Path) -> dict[str, Any]:
-    """The status of a search or training run directory, or a search's exported winner (a UserError
-    for anything else)."""
-    from hyperprune.search.results import WINNER_NAME
-    from hyperprune.train.status import train_status
-
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
-    if (path / WINNER_NAME).is_file():
-        return winner_status(path)
-    if (path / "results.json").is_file() or (path / "search.yaml").is_file():
-        return search_status(path)
-    if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
-        return train_status(path)
-    raise UserError(f"'{path}' holds no hyperprune run (no config.yaml, checkpoints/, search.yaml or "
-                    f"results.json); give a train or search run directory")
-
-
-def winner_status(path: Path) -> dict[str, Any]:
-    """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
-    from hyperprune.search.results import WINNER_NAME
-
-    about = json.loads((path / WINNER_NAME).read_text())
-    return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
-
-
-def describe_status(s: dict[str, Any]) -> str:
-    if s["kind"] == "train":
-        from hyperprune.train.status import describe_train_status
-        return describe_train_status(s)
-    if s["kind"] == "winner":
-        settings = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-        return "\n".join([
-            f"exported winner {s['run_dir']}: candidate {s['candidate']} of search '{s['study']}' ({s['search']})",
-            f"  trained  {s['epochs']} epochs: valid ppl {s['valid_ppl']:.2f}, test ppl {s['test_ppl']:.2f}",
-            f"  settings {settings}",
-            f"  use      hyperprune evaluate {s['run_dir']} | hyperprune export {s['run_dir']} --format sparse | "
-            f"hyperprune.load_model('{s['run_dir']}')"])
+def describe_search_status(s: dict[str, Any]) -> str:
     counts = s["candidates"]
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if k != "total")
     lines = [f"search '{s['study']}' ({s['strategy']}) in {s['run_dir']}: {s['state']}"

@@ -1,0 +1,62 @@
+"""`hyperprune status RUN_DIR`: where a training run, a search or a search's exported winner
+stands, read-only. The one home of status: `training` reads a training run's directory, `search` a
+search's (its results.json and job queue); `report` asks `search` why an unfinished search stopped.
+
+It sits above `train` and `search`, whose files it reads, and below `report` and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hyperprune.errors import UserError
+
+
+def run_status(run_dir: str | Path) -> dict[str, Any]:
+    """The status of a search or training run directory, or a search's exported winner (a UserError
+    for anything else)."""
+    from hyperprune.search.results import WINNER_NAME
+    from hyperprune.status.search import search_status
+    from hyperprune.status.training import train_status
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
+    if (path / WINNER_NAME).is_file():
+        return winner_status(path)
+    if (path / "results.json").is_file() or (path / "search.yaml").is_file():
+        return search_status(path)
+    if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
+        return train_status(path)
+    raise UserError(f"'{path}' holds no hyperprune run (no config.yaml, checkpoints/, search.yaml or "
+                    f"results.json); give a train or search run directory")
+
+
+def winner_status(path: Path) -> dict[str, Any]:
+    """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
+    from hyperprune.search.results import WINNER_NAME
+
+    about = json.loads((path / WINNER_NAME).read_text())
+    return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
+
+
+def describe_status(s: dict[str, Any]) -> str:
+    if s["kind"] == "train":
+        from hyperprune.status.training import describe_train_status
+        return describe_train_status(s)
+    if s["kind"] == "winner":
+        return describe_winner_status(s)
+    from hyperprune.status.search import describe_search_status
+    return describe_search_status(s)
+
+
+def describe_winner_status(s: dict[str, Any]) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+    return "\n".join([
+        f"exported winner {s['run_dir']}: candidate {s['candidate']} of search '{s['study']}' ({s['search']})",
+        f"  trained  {s['epochs']} epochs: valid ppl {s['valid_ppl']:.2f}, test ppl {s['test_ppl']:.2f}",
+        f"  settings {settings}",
+        f"  use      hyperprune evaluate {s['run_dir']} | hyperprune export {s['run_dir']} --format sparse | "
+        f"hyperprune.load_model('{s['run_dir']}')"])
