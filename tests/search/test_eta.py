@@ -11,7 +11,8 @@ from hyperprune.search.jobs import Job, JobRecord
 
 def test_the_consoles_eta_counts_each_model_once_at_its_furthest_epoch():
     cfg = SimpleNamespace(search=SimpleNamespace(n_candidates=4), final_epochs=5)
-    strategy = SimpleNamespace(planned_epochs=lambda unique: 3 * unique)      # 12 candidate epochs
+    strategy = SimpleNamespace(planned_epochs=lambda unique: 3 * unique,       # 12 candidate epochs
+                               planned_seed_epochs=lambda: 0)                 # final_seeds 1
     records = {
         "dense@2": JobRecord(Job("dense", 2), "done", {"train_s": 20.0, "spectrum_s": 4.0}),
         "score:0@1": JobRecord(Job("score", 1, 0), "done", {"epochs_trained": 1, "train_s": 9.0}),
