@@ -102,3 +102,19 @@ def test_a_killed_train_run_is_stopped(tiny_corpus_dir, tmp_path, capsys):
     (run / "config.yaml").write_text(yaml.safe_dump(settings))
     assert main(["status", str(run)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"train run {run}: stopped (process {DEAD} is gone)"
+
+
+def test_the_summary_says_in_play_for_candidates_and_names_jobs_separately():
+    """results.json's candidate status 'running' (not yet eliminated) printed as 'running' beside
+    'running no job' read as a contradiction (issue 21, section 5)."""
+    from hyperprune.status.search import describe_search_status
+
+    status = {"study": "s", "strategy": "lsh", "run_dir": "runs/s", "state": "stopped", "pid": None, "gone": [],
+              "epochs_done": 6, "epochs_planned": 13, "dense_epochs": 2, "rounds_done": 1,
+              "candidates": {"total": 4, "eliminated": 2, "running": 2}, "running": [], "waiting": 0,
+              "storage_note": None, "best": {"winner": None, "round_leader": None, "lowest_valid_ppl": None},
+              "eta_s": None, "wall_s": None}
+    lines = describe_search_status(status).splitlines()
+    assert lines[1] == ("  done     6 of 13 planned epochs (dense 2); 1 round(s); candidates: 2 eliminated, "
+                        "2 in play of 4")
+    assert lines[2] == "  jobs     none running"

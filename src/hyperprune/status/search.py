@@ -153,7 +153,9 @@ def search_status(run_dir: Path) -> dict[str, Any]:
 
 def describe_search_status(s: dict[str, Any]) -> str:
     counts = s["candidates"]
-    parts = ", ".join(f"{n} {k}" for k, n in counts.items() if k != "total")
+    # results.json calls a candidate not yet eliminated or finished "running"; beside the job lines
+    # (what is executing right now) that word misleads, so the summary says "in play".
+    parts = ", ".join(f"{n} {'in play' if k == 'running' else k}" for k, n in counts.items() if k != "total")
     lines = [f"search '{s['study']}' ({s['strategy']}) in {s['run_dir']}: {s['state']}"
              + (f" (pid {s['pid']})" if s["pid"] else "") + gone_words(s["gone"]),
              f"  done     {s['epochs_done']} of {s['epochs_planned']} planned epochs (dense {s['dense_epochs']}); "
@@ -168,7 +170,7 @@ def describe_search_status(s: dict[str, Any]) -> str:
             else:
                 lines.append(f"  running  {job['job']} on {job['worker']} for {clock(job['running_s'] or 0)}{beat}")
     else:
-        lines.append("  running  no job" + (f" ({s['storage_note']})" if s["storage_note"] else ""))
+        lines.append("  jobs     none running" + (f" ({s['storage_note']})" if s["storage_note"] else ""))
     if s["waiting"]:
         lines.append(f"  waiting  {s['waiting']} job(s)")
     best = s["best"]
