@@ -1,5 +1,6 @@
 # Two entry points for a newcomer: `make demo` (a small real search) and `make test`.
-# Both create .venv, install PyTorch (the CPU build where no GPU is present) and the package.
+# Both create .venv, install PyTorch (the CPU build where no GPU is present) and the package (with
+# the test, PostgreSQL and MLflow extras, so the MLflow-callback test runs too).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 		echo "no NVIDIA GPU found: installing the CPU build of $(TORCH_SPEC)"; \
 		$(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
 	fi
-	$(PIP) install -q -e ".[test,postgres]"
+	$(PIP) install -q -e ".[test,postgres,mlflow]"
 	touch $@
 
 demo: setup
