@@ -93,6 +93,27 @@ CALIBRATION (2026-12-06: dense-s0 and dense-s1, the first two runs, read before 
     cores all session (load average 4-7; windows took 40-130 s instead of 22-27 s idle). At the
     planned cost the pool takes 8.2 h on two jobs; at this session's, 17.5 h.
 
+DECISION ON THE RECIPE (2026-12-06, after c07-s0, c21-s0 and c02-s0, before any further run was read)
+    c07-s0 (`nonzeros` redistribution, rate 0.9) emptied its embedding and layer 0 within 8 updates and
+    collapsed; the first pool's 6 updates had made it the best. The recipe is KEPT unchanged, because:
+    - The collapse is the released rule's own feedback: `nonzeros` counts kept weights with |w| > 1e-3
+      (sparse_rnn_core.py:408-409, matched in sparse/redistribution/nonzeros.py), and a weight regrown
+      at zero that gets little gradient before the next update counts as empty, so its tensor's share
+      of regrowth falls at every update. Windows make it faster, not possible: 28% of PTB's 10,000
+      words do not occur in window 1 (7,168 seen; 7,347 and 7,408 in windows 2 and 3), so weights
+      regrown in those embedding rows stay exactly 0 until the next update. Removing the feedback
+      would mean leaving the paper's rule, which this pool exists to test.
+    - Per fraction of training the churn is the paper's order: an update every 1/48 of training here,
+      every 1/100 in the paper's 100 epochs; the cosine death rate spans the whole run in both. Per
+      token it is 8x the paper's, but the question is about the state at a fraction of training.
+    - Updating masks once a pass (every 8 windows) would put the first update after w* = 5: an early
+      score could then not see the death, growth or redistribution rule at all.
+    - NT-ASGD freezing lr when a candidate stalls is the released recipe (averaging is its annealing);
+      decaying lr under averaging would be our own deviation, and would discard the three sparse runs.
+    So collapsing candidates are members of the pool, as they would be of a real search in this space.
+    Added before further runs were read, and marked post hoc wherever reported: the analysis is also
+    shown without the `nonzeros` candidates, as a sensitivity check, never as the primary result.
+
 RECORDS, PER RUN
 ================
 Every window: lr, whether ASGD averages, training perplexity, validation perplexity before the
