@@ -94,3 +94,42 @@ def test_a_duplicate_whose_worker_was_held_before_failing_its_trial_is_not_waite
     held_storage.release.set()
     held_worker.join()
     assert [t.proposal.duplicate_of for t in outcome] == [0]
+
+
+def test_a_worker_whose_trial_was_ended_by_its_taker_drops_the_job(tiny_cfg, tmp_path, capsys):
+    """A slow worker passes its lease check at the end of a rung, is presumed dead while it scores,
+    and its taker ends the trial (here: pruned at rung 1, score 4.0). The slow worker's report then
+    finds the trial finished. It raised Optuna's UpdateFinishedTrialError and failed the worker;
+    now it drops the job as on a lost lease, and the taker's numbers stand."""
+    import pytest
+
+    from hyperprune.search.asha_trial import TrialTakenOver
+
+    cfg = tiny_cfg(train={"epochs": 4}, search={"strategy": "asha", "n_candidates": 1,
+                                                "space": {"sparse.init": ["uniform"]}})
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = open_storage(url)
+    _open_study(cfg, storage)
+    loop = SearchLoop(cfg, storage, verbose=True, poll_s=0.0)
+    pruner = loop.strategy.pruner()
+    slow = AshaTrial.open(loop.study, loop.bench.space, cfg, 0, pruner)
+    taker = AshaTrial.open(loop.study, loop.bench.space, cfg, 0, pruner)    # finds the same trial
+    assert taker.proposal == slow.proposal and not taker.finished
+    taker.report(1, 4.0)
+    taker.prune()
+    with pytest.raises(TrialTakenOver):
+        slow.report(1, 5.0)
+    stored = storage.get_trial(trial_id(slow.frozen))
+    assert (stored.state, stored.intermediate_values) == (TrialState.PRUNED, {1: 4.0})
+
+    # in the search loop: the job is dropped, neither failed nor completed by this worker
+    loop.queue.ensure([Job("asha", 4, 0)], {})
+    claim = loop.queue.claim()
+
+    def run_that_finds_its_trial_ended(*args, **kwargs):
+        slow.report(2, 5.0)
+
+    loop.bench.run = run_that_finds_its_trial_ended
+    loop.execute(claim, loop.plan(loop.queue.records()), loop.queue.records())
+    assert "asha:0@4: taken over by another worker; dropping this copy" in capsys.readouterr().out
+    assert loop.queue.records()["asha:0@4"].state == "running"      # left as it was: neither failed nor done

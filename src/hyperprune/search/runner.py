@@ -24,6 +24,7 @@ from hyperprune.search import dashboard, schedule
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.console import SearchConsole
 from hyperprune.search.candidate import JobFailed
+from hyperprune.search.asha_trial import TrialTakenOver
 from hyperprune.search.execute import JobYielded, LeaseLost, Workbench
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
 from hyperprune.train.epoch_log import read_epoch_log
@@ -118,7 +119,7 @@ class SearchLoop:
                 self.console.job_done(job, None, time.perf_counter() - start, plan, records, self.elapsed(),
                                       failure=exc.reason)
                 return
-            except LeaseLost:
+            except (LeaseLost, TrialTakenOver):
                 self.console.job_taken_over(job)
                 return
             except JobYielded:
