@@ -51,6 +51,11 @@ def test_full_and_asha_costs_and_compared_epochs():
     assert ASHA(cfg("asha", keep=1 / 3)).eta == 3
     with pytest.raises(UserError, match="grid is not available with strategy asha"):
         ASHA(cfg("asha", sampler="grid"))
+    # its own setting is a constructor argument, checked as Optuna's samplers check theirs
+    assert ASHA(cfg("asha"), promotion="candidate-order").promotion == "candidate-order"
+    assert ASHA(cfg("asha")).promotion == "arrival"
+    with pytest.raises(UserError, match=r"unknown search.asha_promotion 'order'.*arrival, candidate-order"):
+        ASHA(cfg("asha"), promotion="order")
 
 
 def test_asha_promotion_rule_is_optunas_successive_halving():
@@ -104,8 +109,7 @@ def test_asha_candidate_order_waits_for_lower_candidates_then_applies_the_rule()
             raise AssertionError("candidate-order does not ask Optuna's pruner")
 
     c = cfg("asha", e0=1, final=4, keep=0.5)
-    c.search.asha_promotion = "candidate-order"
-    asha, waits = ASHA(c), []
+    asha, waits = ASHA(c, promotion="candidate-order"), []
     idle = lambda waiting_on: waits.append(list(waiting_on)) or []
     # n = 3 (0.1, 0.2 and its own): only the best 1 goes on
     assert asha.stops(Trial(), 1, 0.15, idle) is True and waits == [[1], [1]]

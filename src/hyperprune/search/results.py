@@ -44,7 +44,7 @@ import yaml
 
 from hyperprune.config import to_dict
 from hyperprune.search import seed_noise
-from hyperprune.search.jobs import JobRecord
+from hyperprune.search.jobs import JobRecord, final_numbers, job_scores, job_spectra
 from hyperprune.search.schedule import Plan, seed_results
 from hyperprune.search.strategies import strategy_for
 from hyperprune.files import atomic_write_text
@@ -79,19 +79,13 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
             repeated += result.get("epochs_repeated", 0)
             repeated_s += result.get("train_s_repeated", 0.0)
             spectrum_s += result.get("spectrum_s", 0.0)
-            for epoch, score in result.get("scores", {}).items():          # asha: one job, every rung
-                scores[int(epoch)] = score
-            for epoch, spectrum in result.get("spectra", {}).items():
-                spectra[int(epoch)] = spectrum
-            if record.state != "done":
-                continue
-            if record.job.kind == "score":
-                scores[record.job.epoch] = result["score"]
-                if result.get("spectrum") is not None:
-                    spectra[record.job.epoch] = result["spectrum"]
-            if record.job.kind in ("final", "asha") and result.get("test_ppl") is not None:
-                final_valid, final_test = result["valid_ppl"], result["test_ppl"]
-                final_epoch = result.get("state_epoch")
+            # every candidate job's result has one shape (`jobs.job_scores`); a failed one's holds
+            # the scores it reached before failing
+            scores.update(job_scores(record.job, result))
+            spectra.update(job_spectra(record.job, result))
+            final = final_numbers(result) if record.state == "done" else None
+            if final is not None:
+                final_valid, final_test, final_epoch = final["valid_ppl"], final["test_ppl"], final.get("state_epoch")
         if proposal.duplicate_of is not None:
             status = "duplicate"
         elif c in plan.failed:

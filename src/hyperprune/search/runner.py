@@ -24,8 +24,8 @@ from hyperprune.search import dashboard, schedule
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.console import SearchConsole
 from hyperprune.search.candidate import JobFailed
-from hyperprune.search.execute import JobYielded, LeaseLost, Workbench
-from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
+from hyperprune.search.execute import Workbench
+from hyperprune.search.jobs import Claim, Heartbeat, Job, JobGivenBack, JobLease, JobQueue, JobRecord, LeaseLost
 from hyperprune.train.epoch_log import read_epoch_log
 from hyperprune.train.tensorboard import NoMirror, search_run_name, tensorboard_mirror
 from hyperprune.search.progress import indistinguishable_choices, search_banner, search_context, write_search_log
@@ -110,9 +110,7 @@ class SearchLoop:
             dashboard.start_candidate(self.study, self.bench.space, plan.proposal(job.candidate))
         with Heartbeat(self.queue, claim.trial_id):
             try:
-                result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim),
-                                               lambda waiting_on: self.idle(claim, waiting_on),
-                                               self.console.epoch_done)
+                result, value = self.bench.run(job, plan.proposals, records, self.lease(claim))
             except JobFailed as exc:
                 self.queue.fail(claim, exc.reason, exc.result)
                 self.console.job_done(job, None, time.perf_counter() - start, plan, records, self.elapsed(),
@@ -121,9 +119,9 @@ class SearchLoop:
             except LeaseLost:
                 self.console.job_taken_over(job)
                 return
-            except JobYielded:
-                self.queue.interrupt(claim)        # planned again, after the job it waited on
-                self.console.job_yielded(job)
+            except JobGivenBack as exc:
+                self.queue.interrupt(claim)        # planned again (after the job it waited on, say)
+                self.console.job_given_back(job, str(exc))
                 return
             except BaseException:
                 self.queue.interrupt(claim)
@@ -136,25 +134,13 @@ class SearchLoop:
         self.record_candidate(job, plan, result)
         self.console.job_done(job, result, time.perf_counter() - start, plan, records, self.elapsed())
 
-    def idle(self, claim: Claim, waiting_on: list[int]) -> list[int]:
-        """A wait of `claim`'s job on the candidates `waiting_on` (asha candidate-order). Returns
-        those whose job has ended, failed for good or done (they will never report: no longer waited
-        on); sleeps while the others are being run; gives the job back when one is not (its worker
-        died, or it was never started), so that this process runs that one instead of waiting forever."""
-        if not self.queue.still_mine(claim):
-            raise LeaseLost(claim.job.key)
-        self.queue.fail_stale()
-        records = self.queue.records()
-        gone = []
-        for c in waiting_on:
-            record = records.get(self.strategy.final_job(c).key)
-            if record is not None and record.state in ("failed", "done"):
-                gone.append(c)
-            elif record is None or record.state in ("waiting", "lost"):
-                raise JobYielded(claim.job.key)
-        if not gone:
-            time.sleep(self.poll_s)
-        return gone
+    def lease(self, claim: Claim) -> JobLease:
+        """What the job of `claim` may ask of this process while it runs (`jobs.JobLease`)."""
+        def stored() -> dict[str, JobRecord]:
+            self.queue.fail_stale()                # a worker that died no longer holds its job
+            return self.queue.records()
+        return JobLease(claim.job, lambda: self.queue.still_mine(claim), self.console.epoch_done, stored,
+                        lambda: time.sleep(self.poll_s))
 
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
         """The main study holds one trial per candidate, with its scores as intermediate values and

@@ -16,8 +16,10 @@ STRATEGIES = Registry("search.strategy", "hyperprune.search.strategies")
 
 
 def strategy_for(cfg):
-    """The `SearchStrategy` that `cfg.search.strategy` names, built for `cfg` (its arguments checked)."""
-    return STRATEGIES.get(cfg.search.strategy).fn(cfg)
+    """The `SearchStrategy` that `cfg.search.strategy` names, built for `cfg` with its own settings
+    (`from_config`; its arguments checked). Built once where a search, a dry run or a status starts,
+    and passed on from there."""
+    return STRATEGIES.get(cfg.search.strategy).fn.from_config(cfg)
 
 
 def strategy_names() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from hyperprune.errors import UserError
 from hyperprune.search import rounds as round_logic
-from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.jobs import Job, JobRecord, job_scores
 from hyperprune.search.rounds import FAILED, PENDING
 from hyperprune.search.schedule import Plan, note_failure, outcome, settled
 from hyperprune.search.strategies import STRATEGIES
@@ -145,4 +145,4 @@ class LSH(SearchStrategy):
         return f", {finals} finalist(s) done" if finals else ""
 
     def dashboard_values(self, job: Job, result: dict[str, Any]) -> dict[int, float]:
-        return {job.epoch: result["score"]} if job.kind == "score" else {}
+        return job_scores(job, result)
