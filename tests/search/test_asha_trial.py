@@ -12,6 +12,7 @@ from hyperprune.search.optuna_internals import storage_of, trial_id
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.runner import SearchLoop, _open_study
 from hyperprune.search.storage import open_storage
+from hyperprune.search.strategies import strategy_for
 
 
 class HeldBeforeFailing:
@@ -43,7 +44,7 @@ def test_a_duplicate_whose_worker_was_held_before_failing_its_trial_is_not_waite
     url = f"sqlite:///{tmp_path / 'study.db'}"
     storage = open_storage(url)
     _open_study(cfg, storage)
-    loop = SearchLoop(cfg, storage, verbose=False, poll_s=0.0)
+    loop = SearchLoop(cfg, strategy_for(cfg), storage, verbose=False, poll_s=0.0)
     queue, space, pruner = loop.queue, loop.bench.space, loop.strategy.pruner()
     queue.ensure([Job("asha", 4, c) for c in range(3)], {})
 

@@ -9,9 +9,8 @@ kind of the strategy's own, such as asha's trials).
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 
@@ -24,7 +23,6 @@ from hyperprune.search.measurement import FinalState, Measured, final_state, rea
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.reference import DenseReference, build_probe, probe_sequences, spectrum_tag
 from hyperprune.search.space import SearchSpace
-from hyperprune.search.strategies import strategy_for
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
 
 __all__ = ["JobFailed", "LeaseLost", "Workbench"]
@@ -33,16 +31,17 @@ __all__ = ["JobFailed", "LeaseLost", "Workbench"]
 class Workbench:
     """What a worker keeps between jobs: the config, its space and strategy, one corpus and one probe."""
 
-    def __init__(self, cfg, device: str | None = None, study: optuna.Study | None = None, *,
+    def __init__(self, cfg, strategy, device: str | None = None, study: optuna.Study | None = None, *,
                  corpus: Corpus | None = None, probe=None):
-        """`study` is the main study (ASHA asks its trials from it). `corpus` and `probe`, where
-        given, were read already (the search checks its data before it stores anything, and before
-        the study this bench works for exists)."""
+        """`strategy` is the search's (`SearchStrategy`, built once where the search starts): it runs
+        the candidates' jobs. `study` is the main study (ASHA asks its trials from it). `corpus` and
+        `probe`, where given, were read already (the search checks its data before it stores
+        anything, and before the study this bench works for exists)."""
         self.cfg = cfg
         self.study = study
         self.device = resolve_device(device or cfg.device)
         self.space = SearchSpace.from_config(cfg)
-        self.strategy = strategy_for(cfg)
+        self.strategy = strategy
         self.reference = DenseReference(cfg)
         self.compared = set(self.strategy.compared_epochs())
         self._corpus = corpus

@@ -33,6 +33,7 @@ from hyperprune.train.provenance import provenance, record_end, write_context
 from hyperprune.search.reference import check_k
 from hyperprune.search.results import build_results, export_winner, winner_run_dir, write_results
 from hyperprune.search.storage import SingleProcessLock, open_storage, quiet_optuna, redact, retrying, scheme
+from hyperprune.search.strategies import strategy_for
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
@@ -50,7 +51,7 @@ class SearchLoop:
     `corpus` and `probe`, where given, were read by the caller already (see `Workbench`).
     """
 
-    def __init__(self, cfg: SearchConfig, storage, *, device: str | None = None, owner: bool = False,
+    def __init__(self, cfg: SearchConfig, strategy, storage, *, device: str | None = None, owner: bool = False,
                  verbose: bool = True, poll_s: float = 2.0, corpus=None, probe=None):
         self.cfg = cfg
         self.storage = storage
@@ -60,8 +61,8 @@ class SearchLoop:
             torch.set_num_threads(cfg.search.threads)
         self.queue = JobQueue(storage, cfg.study_name + ".jobs", cfg.search.heartbeat_interval)
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
-        self.bench = Workbench(cfg, device, self.study, corpus=corpus, probe=probe)
-        self.strategy = self.bench.strategy
+        self.strategy = strategy
+        self.bench = Workbench(cfg, strategy, device, self.study, corpus=corpus, probe=probe)
         self.pool = self.strategy.pool(self.bench.space, self.study)
         self.console = SearchConsole(cfg, self.strategy, verbose)
         self.start = time.perf_counter()
@@ -172,7 +173,7 @@ class SearchLoop:
             # A worker publishing for a search process that may be gone: the total so far is what that
             # process last stored, or this worker's own time where longer. Only the owner stores it.
             wall_s = max(wall_s, float(retrying(lambda: self.study.user_attrs).get("wall_s", 0.0)))
-        results = build_results(self.cfg, plan, records, wall_s=wall_s, export_dir=export_dir)
+        results = build_results(self.cfg, self.strategy, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
         log = write_search_log(run_dir, results, self.bench.candidate_dir)
         self.tensorboard.update(read_epoch_log(log))
@@ -233,10 +234,11 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     cfg = resolved_paths(cfg)
     run_dir = writable_run_dir(Path(cfg.run_dir))
     mirror = tensorboard_mirror(tensorboard, search_run_name)
-    check_k(cfg)
+    strategy = strategy_for(cfg)          # built once: the loop, its bench, console and results share it
+    check_k(cfg, strategy)
     # A bad device, space or corpus fails before anything is stored; the loop's own bench, made for
     # the study once it exists, takes over the corpus and probe read here.
-    checked = Workbench(cfg, device)
+    checked = Workbench(cfg, strategy, device)
     for epoch in [cfg.search.first_epoch, *checked.strategy.compared_epochs()]:
         checked.probe_at(epoch)                         # every probe fits the validation split
     dir_lock = run_dir_lock(run_dir, "search").acquire()   # the same lock `train` takes
@@ -251,7 +253,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
         _open_study(cfg, storage)
         atomic_write_text(run_dir / "search.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose,
+        loop = SearchLoop(cfg, strategy, storage, device=device, owner=True, verbose=verbose,
                           corpus=checked.corpus, probe=checked.probe)
         loop.tensorboard = mirror
         bench = loop.bench
@@ -260,7 +262,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         context = search_context(cfg, bench, torch.get_num_threads())
         write_context(run_dir, {**context, **provenance(source)})         # the report's header reads it
         if verbose:
-            loop.console.started(search_banner(cfg, context, loop.queue.records(), redact(cfg.storage_url)),
+            loop.console.started(search_banner(cfg, strategy, context, loop.queue.records(), redact(cfg.storage_url)),
                                  indistinguishable_choices(bench.space, len(bench.corpus.vocab)))
         plan, records = loop.run()
         results = loop.publish(plan, records)
@@ -296,12 +298,12 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
                         "'hyperprune search' alone, or put the study on postgresql:// (or mysql://, journal:///)")
     cfg = load_study_config(open_storage(storage_url), study_name)
     storage = open_storage(storage_url, cfg.search.heartbeat_interval)
-    loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
+    loop = SearchLoop(cfg, strategy_for(cfg), storage, device=device, owner=False, verbose=verbose)
     console = loop.console
     if verbose:
         # the same banner as the search process's: what this worker will train, on which device
         context = search_context(cfg, loop.bench, torch.get_num_threads())
-        console.started(search_banner(cfg, context, loop.queue.records(), redact(storage_url)), [])
+        console.started(search_banner(cfg, loop.strategy, context, loop.queue.records(), redact(storage_url)), [])
     console.worker_joined(study_name, redact(storage_url))
     plan, records = loop.run()
     console.worker_finished(study_name, plan.winner)
