@@ -39,6 +39,14 @@ def test_lsh_plans_the_papers_rounds_and_cost():
     assert lsh.planned_epochs(26) == 78 + 42 + 24 + 15 + 9 + 170
     assert lsh.planned_spectra() == 6 + (26 + 14 + 8 + 5 + 3)
     assert LSH(cfg(metric="loss")).compared_epochs() == [] and LSH(cfg(metric="loss")).planned_spectra() == 0
+    # its own settings are constructor arguments, checked when it is built; the YAML's are passed
+    assert (LSH(cfg(), finalists=3, epochs_per_round=2).sizes, strategy_for(cfg(finalists=3, ei=2)).sizes) == \
+        ([26, 14, 8, 5, 3], [26, 14, 8, 5, 3])
+    assert strategy_for(cfg(finalists=3, ei=2)).epochs_per_round == 2
+    with pytest.raises(UserError, match=r"^search.finalists = 0 is out of range; allowed: \[1, inf\]$"):
+        LSH(cfg(), finalists=0)
+    with pytest.raises(UserError, match="search.finalists = 27 is more than search.n_candidates = 26"):
+        LSH(cfg(), finalists=27)
 
 
 def test_full_and_asha_costs_and_compared_epochs():
@@ -132,8 +140,8 @@ def test_a_new_strategy_is_one_class_in_the_registry(tiny_cfg):
         name = "lsh-one-round"
         title = "LSH search, one round"
 
-        def __init__(self, cfg):
-            super().__init__(cfg)
+        def __init__(self, cfg, **settings):
+            super().__init__(cfg, **settings)
             s = self.settings
             self.keep = s.finalists / s.n_candidates
             self.sizes = [s.n_candidates, s.finalists]

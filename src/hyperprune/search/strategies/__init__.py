@@ -6,6 +6,9 @@
 
 Each module registers its `SearchStrategy` subclass (see `base.py`) with `@STRATEGIES.register`,
 the registry every named choice uses (`hyperprune.registry`), so an unknown name is a one-line error naming the closest.
+A strategy owns all of its logic: its plan, its cost, its words, and the jobs it plans (`run_job`;
+asha's rung loop is `asha_rungs.py`). Its own settings are constructor arguments, checked there;
+`from_config` reads them from a YAML config's `search:` section.
 """
 
 from __future__ import annotations
