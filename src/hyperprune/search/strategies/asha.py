@@ -34,7 +34,7 @@ from hyperprune.errors import UserError
 from hyperprune.search import rounds as round_logic
 from hyperprune.search.asha_trial import AshaTrial, proposals_of
 from hyperprune.search.candidate import CandidateRun
-from hyperprune.search.jobs import Job, JobLease, JobRecord, job_scores
+from hyperprune.search.jobs import Job, JobLease, JobRecord, final_numbers, job_scores
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.rounds import Round
 from hyperprune.search.schedule import Plan, note_failure, settled
@@ -164,10 +164,10 @@ class ASHA(SearchStrategy):
             if record is None or record.state != "done" or record.result.get("duplicate_of") is not None:
                 continue
             result = record.result
-            reached[job.candidate] = {int(e): v for e, v in result["scores"].items()}
+            reached[job.candidate] = job_scores(job, result)
             if result.get("pruned_at") is not None:
                 out.eliminated[job.candidate] = int(result["pruned_at"])
-            elif result.get("test_ppl") is not None:
+            elif final_numbers(result) is not None:
                 finals[job.candidate] = result["valid_ppl"]
         # Rungs as rounds: who reported there, and who went on.
         for r, epoch in enumerate(self.rungs[:-1]):
