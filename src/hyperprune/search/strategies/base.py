@@ -80,6 +80,8 @@ class SearchStrategy(abc.ABC):
         for the worker holding `lease`. The default runs the jobs every strategy may plan: `score`
         (trained to its epoch and scored there), `final` and `seed` (to the budget, then tested). A
         strategy with a job of its own (asha's trials) runs it here and leaves these to this one."""
+        if job.kind not in ("score", "final", "seed"):
+            raise ValueError(f"strategy {self.name} runs no job of kind {job.kind!r} ({job.key})")
         proposal = next(p for p in proposals if p.slot == job.candidate)
         run = CandidateRun(bench, job.candidate, proposal, job.replica)
         repeated = repeated_training(run.trainer, job, records)
