@@ -12,10 +12,11 @@ from optuna.trial import TrialState
 
 from hyperprune.cli import main
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.progress import (describe_tie, indistinguishable_choices, log_entries, planned_rounds,
+from hyperprune.search.progress import (describe_tie, indistinguishable_choices, log_entries,
                                         resume_state, round_ties)
 from hyperprune.search.rounds import Round
 from hyperprune.search.space import SearchSpace
+from hyperprune.search.strategies import strategy_for
 
 from tests.search.conftest import tiny_search_raw
 
@@ -34,15 +35,15 @@ TIE_SECTIONS = {
 def test_planned_rounds_and_resume_words(tiny_cfg):
     cfg = tiny_cfg(search={"n_candidates": 10, "keep": 0.5, "finalists": 2, "first_epoch": 1,
                            "epochs_per_round": 1}, train={"epochs": 6})
-    assert planned_rounds(cfg) == [{"round": 0, "epoch": 1, "candidates": 10, "kept": 5},
+    assert strategy_for(cfg).planned_rounds() == [{"round": 0, "epoch": 1, "candidates": 10, "kept": 5},
                                    {"round": 1, "epoch": 2, "candidates": 5, "kept": 3},
                                    {"round": 2, "epoch": 3, "candidates": 3, "kept": 2}]
-    assert resume_state(cfg, {}) == "fresh start"
+    assert resume_state(cfg, strategy_for(cfg), {}) == "fresh start"
     done = {f"score:{c}@1": JobRecord(Job("score", 1, c), "done", {}) for c in range(3)}
     dense = {f"dense@{e}": JobRecord(Job("dense", e), "done", {}) for e in (1, 2, 3, 4, 6)}
-    assert resume_state(cfg, {**done, **dense}) == "resuming: 3/10 candidates done, dense cached"
+    assert resume_state(cfg, strategy_for(cfg), {**done, **dense}) == "resuming: 3/10 candidates done, dense cached"
     dense.pop("dense@6")
-    assert resume_state(cfg, {**done, **dense}) == "resuming: 3/10 candidates done, dense at epoch 4 of 6"
+    assert resume_state(cfg, strategy_for(cfg), {**done, **dense}) == "resuming: 3/10 candidates done, dense at epoch 4 of 6"
 
 
 def test_only_ties_that_decide_a_round_are_reported():
@@ -198,10 +199,10 @@ def test_a_search_refuses_top_k_with_the_reference_convention(tiny_cfg):
     from hyperprune.errors import UserError
     from hyperprune.search.reference import check_k, state_size
     n = state_size(tiny_cfg())
-    check_k(tiny_cfg(lyapunov={"k": n}))                                   # all exponents: the paper's
-    check_k(tiny_cfg(lyapunov={"k": 4, "convention": "standard"}))         # a random frame: leading 4
+    check_k(c := tiny_cfg(lyapunov={"k": n}), strategy_for(c))                                   # all exponents: the paper's
+    check_k(c := tiny_cfg(lyapunov={"k": 4, "convention": "standard"}), strategy_for(c))         # a random frame: leading 4
     with pytest.raises(UserError) as err:
-        check_k(tiny_cfg(lyapunov={"k": 4}))
+        check_k(c := tiny_cfg(lyapunov={"k": 4}), strategy_for(c))
     assert str(err.value) == ("lyapunov.k = 4 with the reference convention: the leading k need init=random; the "
                               "paper's reference uses all exponents (leave lyapunov.k out, or use "
                               "lyapunov.convention=standard)")

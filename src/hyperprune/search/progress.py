@@ -16,37 +16,17 @@ from hyperprune.files import atomic_write_text
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.rounds import Round
 from hyperprune.search.schedule import dense_epochs
-from hyperprune.search.strategies import strategy_for
 from hyperprune.train.banner import data_line, format_banner, model_line, sparsity_line
 from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
-
-
-# -- the plan -------------------------------------------------------------------------------------
-
-
-def planned_rounds(cfg) -> list[dict[str, int]]:
-    """[{"round", "epoch", "candidates", "kept"}] when no candidate fails or repeats another (lsh)."""
-    return strategy_for(cfg).planned_rounds()
-
-
-def planned_epochs(cfg, n: int) -> int:
-    """Candidate epochs a search of n unique candidates takes when none fails (for the ETA)."""
-    return strategy_for(cfg).planned_epochs(n)
-
-
-def planned_cost(cfg) -> dict[str, int]:
-    """Candidate epochs the search plans against training every candidate fully."""
-    return strategy_for(cfg).planned_cost()
 
 
 # -- the banner -----------------------------------------------------------------------------------
 
 
-def resume_state(cfg, records: dict[str, JobRecord]) -> str:
+def resume_state(cfg, strategy, records: dict[str, JobRecord]) -> str:
     """"fresh start", or what is already stored, e.g. "resuming: 3/6 candidates done, dense cached"."""
     if not records:
         return "fresh start"
-    strategy = strategy_for(cfg)
     done = strategy.candidates_settled(records)
     wanted = dense_epochs(cfg, strategy)
     dense_done = [e for e in wanted if records.get(Job("dense", e).key) is not None
@@ -58,10 +38,10 @@ def resume_state(cfg, records: dict[str, JobRecord]) -> str:
     return f"resuming: {done}/{cfg.search.n_candidates} candidates done, {dense}{strategy.resume_note(records)}"
 
 
-def later_sequences(cfg) -> int | None:
+def later_sequences(cfg, strategy) -> int | None:
     """Probe windows of the scores after e0, where a search has such scores and they differ; else None."""
     from hyperprune.search.reference import probe_sequences
-    later = [probe_sequences(cfg, e) for e in strategy_for(cfg).compared_epochs() if e > cfg.search.first_epoch]
+    later = [probe_sequences(cfg, e) for e in strategy.compared_epochs() if e > cfg.search.first_epoch]
     return later[0] if later and later[0] != cfg.lyapunov.sequences else None
 
 
@@ -74,7 +54,7 @@ def search_context(cfg, bench, threads: int) -> dict[str, Any]:
     from hyperprune.models import build_model
     from hyperprune.sparse import resolve_sparse_config
 
-    s, ref, corpus = cfg.search, bench.reference.config, bench.corpus
+    s, ref, corpus, strategy = cfg.search, bench.reference.config, bench.corpus, bench.strategy
     model = build_model(ref.model, len(corpus.vocab))
     sparse = resolve_sparse_config(cfg.sparse)
     masked = {name: list(p.shape) for name, (group, p) in model.sparsifiable().items() if group in sparse.masked}
@@ -93,10 +73,10 @@ def search_context(cfg, bench, threads: int) -> dict[str, Any]:
         "search": {"strategy": s.strategy, "metric": s.metric, "sampler": s.sampler, "n_candidates": s.n_candidates,
                    "first_epoch": s.first_epoch, "epochs_per_round": s.epochs_per_round, "keep": s.keep,
                    "finalists": s.finalists, "final_epochs": cfg.final_epochs, "varied": [d.key for d in bench.space.dimensions],
-                   "planned_rounds": planned_rounds(cfg), **planned_cost(cfg)},
+                   "planned_rounds": strategy.planned_rounds(), **strategy.planned_cost()},
         "lyapunov": {"convention": cfg.lyapunov.convention, "k": cfg.lyapunov.k,
                      "unit": exponent_unit(CONVENTIONS[cfg.lyapunov.convention].log_base),
-                     "sequences": cfg.lyapunov.sequences, "later_sequences": later_sequences(cfg),
+                     "sequences": cfg.lyapunov.sequences, "later_sequences": later_sequences(cfg, strategy),
                      "length": cfg.lyapunov.length,
                      "distance": cfg.lyapunov.distance},
         "seed": cfg.seed,
@@ -105,9 +85,8 @@ def search_context(cfg, bench, threads: int) -> dict[str, Any]:
     }
 
 
-def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
+def search_banner(cfg, strategy, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
     s = cfg.search
-    strategy = strategy_for(cfg)
     threads = context["threads"]
     lyap = context["lyapunov"]
     rows = [
@@ -126,7 +105,7 @@ def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | 
         ("seed", str(cfg.seed)),
         ("run dir", str(cfg.run_dir)),
         ("storage", storage),
-        ("start", resume_state(cfg, records) if records is not None else "not checked (dry run)"),
+        ("start", resume_state(cfg, strategy, records) if records is not None else "not checked (dry run)"),
     ]
     return format_banner(f"hyperprune {__version__} | search '{cfg.study_name}'", rows)
 

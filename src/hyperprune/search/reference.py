@@ -114,10 +114,10 @@ def state_size(cfg) -> int:
                if cfg.lyapunov.convention == "standard" or kind == "h")
 
 
-def check_k(cfg) -> None:
-    from hyperprune.search.strategies import strategy_for
+def check_k(cfg, strategy) -> None:
+    """`lyapunov.k` against the model's state, where `strategy` (the search's) compares spectra."""
     k = cfg.lyapunov.k
-    if k is None or not strategy_for(cfg).compared_epochs():
+    if k is None or not strategy.compared_epochs():
         return                      # no spectrum is measured
     n = state_size(cfg)
     if k > n:

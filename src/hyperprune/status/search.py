@@ -96,7 +96,6 @@ def _best(results: dict[str, Any]) -> dict[str, Any]:
 def search_status(run_dir: Path) -> dict[str, Any]:
     from hyperprune.config import from_dict
     from hyperprune.search.config import SearchConfig
-    from hyperprune.search.progress import planned_epochs
     from hyperprune.search.strategies import strategy_for
     from hyperprune.status.training import lock_state
 
@@ -124,7 +123,8 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     complete = results.get("status") == "complete"
     working = pid is not None or any(job["alive"] is not False for job in running)
     unique = sum(1 for c in candidates if c["status"] != "duplicate") or cfg.search.n_candidates
-    planned = planned_epochs(cfg, unique) + cfg.final_epochs + strategy_for(cfg).planned_seed_epochs()
+    strategy = strategy_for(cfg)
+    planned = strategy.planned_epochs(unique) + cfg.final_epochs + strategy.planned_seed_epochs()
     done = cost.get("epochs_total", 0) + dense.get("epochs", 0) + cost.get("seed_epochs", 0)
     spent = cost.get("train_s", 0.0) + cost.get("spectrum_s", 0.0) + dense.get("train_s", 0.0) + \
         dense.get("spectrum_s", 0.0)
