@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import os
 import random
 from pathlib import Path
@@ -73,3 +76,24 @@ def write_tiny_corpus(folder: Path, vocab: int = 50, lines: tuple[int, int, int]
 @pytest.fixture(scope="session")
 def tiny_corpus_dir(tmp_path_factory) -> Path:
     return write_tiny_corpus(tmp_path_factory.mktemp("tiny") / "corpus")
+
+
+@pytest.fixture(scope="session")
+def _tiny_search_once(tiny_corpus_dir, tmp_path_factory):
+    from hyperprune.search import run_search
+    from tests.search.conftest import tiny_search
+    cfg = tiny_search(tiny_corpus_dir, tmp_path_factory.mktemp("tiny-search") / "run")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        results = run_search(cfg)
+    return cfg, results, printed.getvalue()
+
+
+@pytest.fixture
+def tiny_search_run(_tiny_search_once):
+    """The search of tests/search/conftest.py's `tiny_search_raw` as written (lsh, 6 candidates, 3
+    epochs) on the tiny corpus, run once per session since several tests read the same one:
+    (config, results, what it printed). The config and results are a copy for each test; the run
+    directory is shared, so a test may add files there but must not change or remove the search's."""
+    cfg, results, printed = _tiny_search_once
+    return copy.deepcopy(cfg), copy.deepcopy(results), printed

@@ -16,15 +16,18 @@ from tests.search.conftest import tiny_search_raw
 
 
 @pytest.fixture(scope="module")
-def two_searches(tiny_corpus_dir, tmp_path_factory) -> tuple[Path, Path]:
+def loss_search(tiny_corpus_dir, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("compare")
-    runs = []
-    for metric in ("ls", "loss"):
-        config = root / f"{metric}.yaml"
-        config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, root / metric, search={"metric": metric})))
-        assert main(["search", str(config), "--quiet"]) == 0
-        runs.append(root / metric)
-    return runs[0], runs[1]
+    config = root / "loss.yaml"
+    config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, root / "loss", search={"metric": "loss"})))
+    assert main(["search", str(config), "--quiet"]) == 0
+    return root / "loss"
+
+
+@pytest.fixture
+def two_searches(tiny_search_run, loss_search) -> tuple[Path, Path]:
+    """A: the tiny search as written (metric ls, run once per session); B: the same on validation loss."""
+    return Path(tiny_search_run[0].run_dir), loss_search
 
 
 def results_of(run: Path) -> dict:
