@@ -8,26 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hyperprune.cli import main
 from hyperprune.report.html import format_value
-from tests.search.conftest import tiny_search_raw
-
-
-@pytest.fixture(scope="module")
-def loss_search(tiny_corpus_dir, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("compare")
-    config = root / "loss.yaml"
-    config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, root / "loss", search={"metric": "loss"})))
-    assert main(["search", str(config), "--quiet"]) == 0
-    return root / "loss"
 
 
 @pytest.fixture
-def two_searches(tiny_search_run, loss_search) -> tuple[Path, Path]:
-    """A: the tiny search as written (metric ls, run once per session); B: the same on validation loss."""
-    return Path(tiny_search_run[0].run_dir), loss_search
+def two_searches(tiny_search_run, tiny_loss_search_run) -> tuple[Path, Path]:
+    """A: the tiny search as written (metric ls), B: the same on validation loss; each run once per session."""
+    return Path(tiny_search_run[0].run_dir), Path(tiny_loss_search_run[0].run_dir)
 
 
 def results_of(run: Path) -> dict:
