@@ -43,8 +43,8 @@ def test_a_diverging_candidate_is_marked_failed_and_the_search_goes_on(tiny_cfg)
 
 
 def test_interrupted_search_with_a_corrupt_checkpoint_resumes_from_the_previous_good_one(tiny_cfg, tmp_path,
-                                                                                         monkeypatch):
-    straight = run_search(tiny_cfg(run_dir=tmp_path / "straight"), verbose=False)
+                                                                                         monkeypatch, tiny_search_run):
+    _, straight, _ = tiny_search_run
     cfg = tiny_cfg(run_dir=tmp_path / "broken")
     damaged = []
 
@@ -111,12 +111,13 @@ def test_storage_calls_are_retried_with_backoff(monkeypatch, capsys):
         retrying(lambda: (_ for _ in ()).throw(ValueError("a bug is not retried")))
 
 
-def test_a_deleted_candidate_checkpoint_is_retrained_with_a_warning_and_counted(tiny_cfg, tmp_path, monkeypatch):
+def test_a_deleted_candidate_checkpoint_is_retrained_with_a_warning_and_counted(tiny_cfg, tmp_path, monkeypatch,
+                                                                                 tiny_search_run):
     """Issue 21: a finalist whose checkpoints were deleted was retrained from epoch 1 without a word,
     and the cost line then counted 10 epochs where 12 were trained."""
     import shutil
 
-    straight = run_search(tiny_cfg(run_dir=tmp_path / "straight"), verbose=False)
+    _, straight, _ = tiny_search_run
     cfg = tiny_cfg(run_dir=tmp_path / "deleted")
     deleted = []
 

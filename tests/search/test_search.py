@@ -37,10 +37,8 @@ def check_schema(results: dict, cfg) -> None:
     json.dumps(results, allow_nan=False)              # strict JSON
 
 
-def test_lsh_search_end_to_end(tiny_cfg, capsys):
-    cfg = tiny_cfg()
-    results = run_search(cfg)
-    out = capsys.readouterr().out
+def test_lsh_search_end_to_end(tiny_search_run, capsys):
+    cfg, results, out = tiny_search_run
     check_schema(results, cfg)
     assert results == json.loads((Path(cfg.run_dir) / "results.json").read_text())
     final, s = cfg.final_epochs, cfg.search
@@ -104,9 +102,8 @@ def test_lsh_search_end_to_end(tiny_cfg, capsys):
     assert again["candidates"] == results["candidates"] and again["winner"] == results["winner"]
 
 
-def test_loss_metric_ranks_by_validation_perplexity(tiny_cfg):
-    cfg = tiny_cfg(search={"metric": "loss", "n_candidates": 5})
-    results = run_search(cfg, verbose=False)
+def test_loss_metric_ranks_by_validation_perplexity(tiny_loss_search_run):
+    cfg, results, _ = tiny_loss_search_run
     check_schema(results, cfg)
     assert results["dense"]["spectra"] == {}
     for c in results["candidates"]:

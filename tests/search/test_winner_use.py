@@ -16,15 +16,13 @@ import hyperprune
 from hyperprune.cli import main
 from hyperprune.data import batchify, load_corpus
 from hyperprune.perplexity import perplexity
-from hyperprune.search import run_search
 from hyperprune.train import evaluate_loss
 
 
-@pytest.fixture(scope="module")
-def searched(tiny_corpus_dir, tmp_path_factory):
-    from tests.search.conftest import tiny_search
-    cfg = tiny_search(tiny_corpus_dir, tmp_path_factory.mktemp("winner") / "run")
-    return cfg, run_search(cfg, verbose=False)
+@pytest.fixture
+def searched(tiny_search_run):
+    cfg, results, _ = tiny_search_run
+    return cfg, results
 
 
 def valid_ppl(loaded) -> float:
