@@ -85,6 +85,7 @@ class SearchLoop:
             if plan.complete:
                 # True when a job this process ran completed the search (see run_worker)
                 self.finished_search = just_worked
+                self.queue.drop_settled_copies()
                 return plan, records
             self.queue.ensure(plan.jobs, records)
             claim = self.queue.claim()
