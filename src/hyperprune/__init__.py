@@ -41,7 +41,7 @@ _LAZY = {
     "run_search": ("hyperprune.search.runner", "run_search"),
     "load_search_config": ("hyperprune.search.config", "load_search_config"),
     "load_results": ("hyperprune.report.search_results", "load_search_results"),
-    "sparse_engine": ("hyperprune.sparse.any_module", "sparse_engine"),
+    "sparse_engine": ("hyperprune.sparse.engine", "sparse_engine"),
     "load_model": ("hyperprune.train.saved_model", "load_model"),
     "export_model": ("hyperprune.train.saved_model", "export_model"),
     "SparseEngine": ("hyperprune.sparse.engine", "SparseEngine"),
