@@ -8,12 +8,12 @@ The Python API (docs/api.md shows each name with a runnable example):
     dense_reference(dense, probe, ...)     the dense model's spectrum per epoch, cached to a file
     spectrum_distance(model, dense, ...)   a candidate's distance to the dense spectrum at the same epoch
     LSHPruner(n_trials, ...)               the paper's synchronous rounds as an Optuna pruner
-    run_search(load_search_config(path))   a whole LSH search, as `hyperprune search` runs it
-    load_results(run_dir)                  a search's results.json
+    run_search(load_search_config(path))   a whole LSH search, as `hyperprune search` runs it: a SearchResults
+    load_results(run_dir)                  a search's results.json, read back: the same SearchResults
     sparse_engine(module, sparsity, ...)   masks and their epoch-end update for any nn.Module, your optimiser
     load_model(path)                       a trained model (eval mode), its vocabulary and config
     export_model(path, out, format)        a trained model as safetensors, masked matrices as index/value pairs
-    SparseEngine, SparseConfig, UserError, LyapunovSpectrum, Probe, DenseSpectra
+    SparseEngine, SparseConfig, SearchConfig, SearchResults, UserError, LyapunovSpectrum, Probe, DenseSpectra
 
 Names are imported on first use, so `import hyperprune` itself loads neither torch nor optuna.
 """
@@ -27,7 +27,9 @@ from hyperprune.errors import UserError
 
 __version__ = "0.1.0"
 
-# public name -> (module, attribute), imported when first asked for
+# public name -> (module, attribute), imported when first asked for. One name each: `spectrum` is
+# `module_spectrum`, which keeps its longer name inside `hyperprune.lyapunov`, where `spectrum` is the
+# QR engine's module and `model_spectrum` measures our own models.
 _LAZY = {
     "spectrum": ("hyperprune.lyapunov.torch_modules", "module_spectrum"),
     "distance": ("hyperprune.lyapunov.distances", "distance"),
@@ -40,7 +42,9 @@ _LAZY = {
     "LSHPruner": ("hyperprune.search.optuna_pruner", "LSHPruner"),
     "run_search": ("hyperprune.search.runner", "run_search"),
     "load_search_config": ("hyperprune.search.config", "load_search_config"),
-    "load_results": ("hyperprune.report.search_results", "load_search_results"),
+    "SearchConfig": ("hyperprune.search.config", "SearchConfig"),
+    "load_results": ("hyperprune.search.search_results", "load_results"),
+    "SearchResults": ("hyperprune.search.search_results", "SearchResults"),
     "sparse_engine": ("hyperprune.sparse.engine", "sparse_engine"),
     "load_model": ("hyperprune.train.saved_model", "load_model"),
     "export_model": ("hyperprune.train.saved_model", "export_model"),
