@@ -15,15 +15,31 @@ The Python API (docs/api.md shows each name with a runnable example):
     export_model(path, out, format)        a trained model as safetensors, masked matrices as index/value pairs
     SparseEngine, SparseConfig, SearchConfig, SearchResults, UserError, LyapunovSpectrum, Probe, DenseSpectra
 
-Names are imported on first use, so `import hyperprune` itself loads neither torch nor optuna.
+Names are imported on first use, so `import hyperprune` itself loads neither torch nor optuna. Type
+checkers and IDEs read the same names from the `TYPE_CHECKING` imports below (the package ships
+`py.typed`); a test keeps the two lists equal.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hyperprune.errors import UserError
+
+if TYPE_CHECKING:
+    from hyperprune.lyapunov.dense_spectra import DenseSpectra, dense_reference, spectrum_distance
+    from hyperprune.lyapunov.distances import distance
+    from hyperprune.lyapunov.probe import Probe, make_probe
+    from hyperprune.lyapunov.result import LyapunovSpectrum
+    from hyperprune.lyapunov.torch_modules import module_spectrum as spectrum
+    from hyperprune.search.config import SearchConfig, load_search_config
+    from hyperprune.search.optuna_pruner import LSHPruner
+    from hyperprune.search.runner import run_search
+    from hyperprune.search.search_results import SearchResults, load_results
+    from hyperprune.sparse.config import SparseConfig
+    from hyperprune.sparse.engine import SparseEngine, sparse_engine
+    from hyperprune.train.saved_model import export_model, load_model
 
 __version__ = "0.1.0"
 
@@ -55,13 +71,16 @@ _LAZY = {
 __all__ = ["UserError", "__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'hyperprune' has no attribute '{name}'")
-    module, attribute = _LAZY[name]
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value          # later look-ups skip this function
-    return value
+# Hidden from type checkers: a module `__getattr__` would make every name, a misspelt one too, `Any`;
+# they see the names themselves in the TYPE_CHECKING imports.
+if not TYPE_CHECKING:
+    def __getattr__(name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module 'hyperprune' has no attribute '{name}'")
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value          # later look-ups skip this function
+        return value
 
 
 def __dir__() -> list[str]:
