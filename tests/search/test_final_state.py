@@ -54,10 +54,10 @@ def test_valid_and_test_come_from_the_best_validation_state_the_winner_export_ho
     else:
         cfg = _cfg(tiny_corpus_dir, tmp_path, strategy, "best-valid")
         results = run_search(cfg, verbose=False)
-    (candidate,) = results["candidates"]
+    (candidate,) = results.candidates
     by_epoch = candidate["valid_ppl_by_epoch"]
     assert min(by_epoch, key=by_epoch.get) == str(BEST) and by_epoch[str(BEST)] < by_epoch[str(LAST)]
-    winner = results["winner"]
+    winner = results.winner
     assert winner["state_epoch"] == candidate["final_state_epoch"] == BEST
     # the valid ppl that picked the winner is the one recorded in training at its best epoch ...
     assert winner["valid_ppl"] == candidate["final_valid_ppl"] == by_epoch[str(BEST)]
@@ -71,7 +71,7 @@ def test_valid_and_test_come_from_the_best_validation_state_the_winner_export_ho
     assert last["test_ppl"] != winner["test_ppl"]
     assert 0 < winner["params_nonzero"] < winner["params_total"]
     # the dense model's numbers are of its own best state, epoch 2 as well
-    dense = results["dense"]
+    dense = results.dense
     assert dense["state_epoch"] == BEST
     assert dense["valid_ppl"] == dense["valid_ppl_by_epoch"][str(BEST)]
     assert dense["valid_ppl"] < dense["valid_ppl_by_epoch"][str(LAST)]
@@ -80,14 +80,14 @@ def test_valid_and_test_come_from_the_best_validation_state_the_winner_export_ho
 def test_final_state_last_reports_the_last_epoch_for_every_number(tiny_corpus_dir, tmp_path, capsys):
     cfg = _cfg(tiny_corpus_dir, tmp_path, "lsh", "last")
     results = run_search(cfg, verbose=False)
-    (candidate,) = results["candidates"]
-    winner = results["winner"]
+    (candidate,) = results.candidates
+    winner = results.winner
     assert winner["state_epoch"] == LAST
     assert winner["valid_ppl"] == candidate["valid_ppl_by_epoch"][str(LAST)]   # not the best epoch's
     fresh = _evaluate(Path(cfg.run_dir) / "winner", capsys)
     assert fresh["epoch"] == LAST
     assert (fresh["valid_ppl"], fresh["test_ppl"]) == (winner["valid_ppl"], winner["test_ppl"])
-    assert results["dense"]["valid_ppl"] == results["dense"]["valid_ppl_by_epoch"][str(LAST)]
+    assert results.dense["valid_ppl"] == results.dense["valid_ppl_by_epoch"][str(LAST)]
 
 
 def test_a_best_state_not_kept_is_retrained_to_the_same_numbers(lsh_best_valid):
@@ -106,6 +106,6 @@ def test_a_best_state_not_kept_is_retrained_to_the_same_numbers(lsh_best_valid):
     trainer = bench.trainer(run_cfg, directory)
     again = final_state(trainer, LAST, which="best-valid", scratch_trainer=lambda d: bench.trainer(run_cfg, d))
     assert again.epoch == BEST
-    assert (again.valid_ppl, again.test_ppl) == (results["winner"]["valid_ppl"], results["winner"]["test_ppl"])
+    assert (again.valid_ppl, again.test_ppl) == (results.winner["valid_ppl"], results.winner["test_ppl"])
     assert best_valid_path(directory, BEST).is_file()
     assert not list(directory.glob("rewind-*"))

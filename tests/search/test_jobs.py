@@ -120,7 +120,7 @@ def test_a_whole_search_on_a_journal_file(tiny_corpus_dir, tmp_path):
     raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "run",
                           search={"n_candidates": 3, "storage": f"journal:///{tmp_path / 'study.log'}"})
     results = run_search(from_dict(SearchConfig, raw), verbose=False)
-    assert results["status"] == "complete" and results["winner"] is not None
+    assert results.status == "complete" and results.winner is not None
     study = optuna.load_study(study_name="run", storage=open_storage(raw["search"]["storage"]))
     assert sorted(t.user_attrs["candidate"] for t in study.trials) == \
-        sorted(c["id"] for c in results["candidates"] if c["status"] != "duplicate")
+        sorted(c["id"] for c in results.candidates if c["status"] != "duplicate")

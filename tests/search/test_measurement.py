@@ -140,13 +140,13 @@ def test_a_search_records_the_spectrum_of_the_state_lyapunov_measure_names(tiny_
                    search={"n_candidates": 1, "finalists": 1, "first_epoch": EPOCH, "space": space},
                    lyapunov={"measure": point})
     results = run_search(cfg, verbose=False)
-    (candidate,) = results["candidates"]
+    (candidate,) = results.candidates
     expected = after if point == "after-update" else before
     assert candidate["spectra"][str(EPOCH)] == expected.mean.tolist()
     stored = json.loads((cfg.checkpoint_dir / "0000" / "spectra" / f"epoch-{EPOCH:04d}.json").read_text())
     assert stored["measured"]["point"] == point
     assert (cfg.checkpoint_dir / "0000" / "best-valid").is_dir()        # the finalist's reported state
-    dense = results["dense"]["spectra"][str(EPOCH)]
+    dense = results.dense["spectra"][str(EPOCH)]
     l2 = math.sqrt(sum((a - b) ** 2 for a, b in zip(expected.mean.tolist(), dense)))
     assert candidate["scores"][str(EPOCH)] == pytest.approx(l2, rel=1e-12)
 
@@ -160,7 +160,7 @@ def test_the_dense_reference_is_one_state_before_and_after(tiny_cfg, tmp_path):
                        search={"n_candidates": 1, "finalists": 1, "first_epoch": 1, "dense_dir": str(dense_dir),
                                "space": {key: [value] for key, value in PARAMS.items()}},
                        lyapunov={"measure": point})
-        spectra.append(run_search(cfg, verbose=False)["dense"]["spectra"]["1"])
+        spectra.append(run_search(cfg, verbose=False).dense["spectra"]["1"])
         assert Workbench(cfg, strategy_for(cfg)).reference.dir.parent == dense_dir
     assert spectra[0] == spectra[1]
     assert len(list(dense_dir.glob("*/spectra/*.json"))) == 1
@@ -239,5 +239,5 @@ def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, lat
     for epoch, windows in ((1, 2), (2, windows_after_e0)):
         dense = json.loads(bench.reference.spectrum_path(bench.tag_at(epoch), epoch).read_text())
         assert len(dense["exponents"]) == windows
-        assert [float(v) for v in dense["mean"]] == pytest.approx(results["dense"]["spectra"][str(epoch)], rel=1e-12)
+        assert [float(v) for v in dense["mean"]] == pytest.approx(results.dense["spectra"][str(epoch)], rel=1e-12)
     assert (bench.tag_at(1) == bench.tag_at(2)) == (later is None)

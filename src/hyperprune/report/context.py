@@ -15,7 +15,7 @@ from typing import Any
 from hyperprune import __version__
 from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
-from hyperprune.report.search_results import SearchResults, number
+from hyperprune.search.search_results import SearchResults, number
 from hyperprune.search.strategies import strategy_title
 from hyperprune.train.provenance import CONTEXT_NAME
 
