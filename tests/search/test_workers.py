@@ -137,8 +137,9 @@ def start_shared_search(tmp_path, raw: dict, storage_url: str, study_name: str, 
     hooks = [("gate", kind, str(flag))] * 3
     hooks[held] = ("hold", kind, str(epoch), str(flag))
     owner = hyperprune("search", str(config), hook=hooks[0])
-    wait_for(lambda: study_name in [s.study_name for s in optuna.get_all_study_summaries(storage)],
-             "the study to be created", watch=(owner,))
+    # load this one study: listing every study on the server fails when another suite sharing it
+    # deletes one of its own meanwhile ("Record does not exist")
+    wait_for(lambda: load(storage, study_name) is not None, "the study to be created", watch=(owner,))
     workers = [hyperprune("worker", "--storage", storage_url, "--study", study_name, hook=hook)
                for hook in hooks[1:]]
     processes = (owner, *workers)
