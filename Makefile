@@ -42,8 +42,12 @@ browser:
 		  echo "could not install chromium: the report's browser test will be skipped"; }; } || true
 
 # The 15 slowest tests are listed after every run (CI runs this target), so a new slow one is seen.
+# One pytest process a core (pytest-xdist), each test file in one process so that its module-scoped
+# fixtures (a tiny search shared by its tests) are built once; one thread a process, so the
+# processes do not fight over the cores. TEST_JOBS=0 runs everything in this process.
+TEST_JOBS ?= auto
 test: setup browser
-	$(PY) -m pytest -q --durations=15
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
