@@ -22,8 +22,10 @@ from hyperprune.search.candidate import CandidateRun, JobFailed
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.measurement import FinalState, Measured, final_state, reach
 from hyperprune.search.proposals import Proposal
-from hyperprune.search.reference import DenseReference, build_probe, probe_sequences, spectrum_tag
+from hyperprune.search.dense_reference import DenseReference
+from hyperprune.search.probe import build_probe, probe_sequences
 from hyperprune.search.space import SearchSpace
+from hyperprune.search.spectrum import spectrum_tag
 from hyperprune.search.strategies import strategy_for
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
 

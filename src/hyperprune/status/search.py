@@ -12,25 +12,29 @@ Nothing is written: a missing SQLite file is not opened (that would create it).
 from __future__ import annotations
 
 import datetime
-import json
 import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from hyperprune.config import from_dict
 from hyperprune.errors import UserError
+from hyperprune.files import process_alive
+from hyperprune.run_files import read_results
+from hyperprune.search.config import SearchConfig
 from hyperprune.search.optuna_internals import rdb_heartbeat_ages, trial_id
-from hyperprune.status.training import gone_words
+from hyperprune.search.storage import open_storage, sqlite_path
+from hyperprune.search.strategies import strategy_for
+from hyperprune.status.training import gone_words, lock_state
 from hyperprune.train.progress import clock, seconds_left
 
 
 def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
     """(running jobs, waiting jobs, a note when the storage cannot be read)."""
-    import optuna
-    from optuna.trial import TrialState
-
-    from hyperprune.search.storage import open_storage, sqlite_path
-
     path = sqlite_path(storage_url) if storage_url.startswith("sqlite") else None
     if path is not None and not path.is_file():
         return [], 0, f"no study database at {path} yet"
@@ -62,8 +66,6 @@ def worker_alive(worker: str | None, heartbeat_s_ago: float | None, limit_s: flo
     """Whether the process behind a RUNNING job is alive. `worker` is "host:pid" (jobs.py): on this
     host, whether that pid exists; elsewhere, whether its heartbeat is younger than `limit_s` (the
     age at which another worker takes the job over); None when neither can be told."""
-    from hyperprune.files import process_alive
-
     name, _, pid = (worker or "").rpartition(":")
     if name == (host or socket.gethostname()) and pid.isdigit():
         return process_alive(int(pid))
@@ -94,18 +96,10 @@ def _best(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def search_status(run_dir: Path) -> dict[str, Any]:
-    from hyperprune.config import from_dict
-    from hyperprune.search.config import SearchConfig
-    from hyperprune.search.progress import planned_epochs
-    from hyperprune.search.strategies import strategy_for
-    from hyperprune.status.training import lock_state
-
     run_dir = Path(run_dir)
-    results_path = run_dir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results = read_results(run_dir) or {}
     raw = results.get("config")
     if raw is None:
-        import yaml
         raw = yaml.safe_load((run_dir / "search.yaml").read_text())
     cfg = from_dict(SearchConfig, raw)
     candidates = results.get("candidates", [])
@@ -124,7 +118,8 @@ def search_status(run_dir: Path) -> dict[str, Any]:
     complete = results.get("status") == "complete"
     working = pid is not None or any(job["alive"] is not False for job in running)
     unique = sum(1 for c in candidates if c["status"] != "duplicate") or cfg.search.n_candidates
-    planned = planned_epochs(cfg, unique) + cfg.final_epochs + strategy_for(cfg).planned_seed_epochs()
+    strategy = strategy_for(cfg)
+    planned = strategy.planned_epochs(unique) + cfg.final_epochs + strategy.planned_seed_epochs()
     done = cost.get("epochs_total", 0) + dense.get("epochs", 0) + cost.get("seed_epochs", 0)
     spent = cost.get("train_s", 0.0) + cost.get("spectrum_s", 0.0) + dense.get("train_s", 0.0) + \
         dense.get("spectrum_s", 0.0)
