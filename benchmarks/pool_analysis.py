@@ -125,6 +125,27 @@ def without_set_signed(pool):
     return pool.without(lambda r: r.params["sparse.death"] == EXCLUDED, f"without {EXCLUDED}")
 
 
+# Declared on 2026-12-06 after c07-s0 collapsed and before any further run of the long pool was read
+# (pool_ptb_long.py, "DECISION ON THE RECIPE"): a sensitivity check, post hoc, never the primary test.
+POST_HOC_EXCLUDED = "nonzeros"
+
+
+def without_nonzeros(pool):
+    return pool.without(lambda r: r.params["sparse.redistribution"] == POST_HOC_EXCLUDED,
+                        f"without {POST_HOC_EXCLUDED} redistribution")
+
+
+def post_hoc_markdown(without: dict) -> str:
+    """The long pool's sensitivity check: the correlations and the paired test without the candidates
+    whose redistribution is `nonzeros`, marked post hoc."""
+    n = len(without["candidates"])
+    title = (f"Post hoc (declared before the runs were read, after c07-s0 collapsed): without `{POST_HOC_EXCLUDED}` "
+             f"redistribution ({n} candidates)")
+    lines = correlation_table(without, "test", "spearman", f"{title}, Spearman rho against final test perplexity:")
+    lines += paired_table(without, f"{title}, the paired difference:")
+    return "\n".join(lines)
+
+
 def _ci(c: dict, stat: str = "spearman") -> str:
     if c is None or c.get(stat) is None:
         return "n/a"
@@ -452,11 +473,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"(n = {c['3']['n']})")
         return 0
     without = analyse(without_set_signed(pool), args.subpools, args.boot) if pool.candidates else None
+    post_hoc = (analyse(without_nonzeros(pool), args.subpools, args.boot)
+                if args.pool == "ptb-long" and pool.candidates else None)
     prefix = PREFIX[args.pool]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{prefix}_analysis.json").write_text(
-        json.dumps({"all": for_json(result), f"without_{EXCLUDED}": for_json(without) if without else None},
-                   indent=1) + "\n", encoding="utf-8")
+    tables = {"all": for_json(result), f"without_{EXCLUDED}": for_json(without) if without else None}
+    if post_hoc is not None:
+        tables[f"post_hoc_without_{POST_HOC_EXCLUDED}"] = for_json(post_hoc)
+    (args.out / f"{prefix}_analysis.json").write_text(json.dumps(tables, indent=1) + "\n", encoding="utf-8")
     if result["correlations"]:
         plot(result, without, args.out, prefix)
     print(report(result))
@@ -464,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(result, without))
         if args.pool == "ptb":
             print("\n".join(sensitivity(pool, args.subpools)))
+        if post_hoc is not None:
+            print(post_hoc_markdown(post_hoc))
     print(f"({time.perf_counter() - start:.1f} s)")
     return 0
 

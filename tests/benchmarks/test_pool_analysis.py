@@ -33,9 +33,12 @@ def test_markdown_tables_quote_the_analysis(pool_analysis, long_pool_dir, tmp_pa
     assert "| lsh_valid_ppl_e3 | 0.00 [0.00, 0.00] | [0.00, 0.00] | 100% | 100% | 107.0 | 1070 |" in out
     assert "Pooled seed sd of the candidates c00, c01 (4 degrees of freedom): test 1.58" in out
     assert "Without SET-signed (15 candidates)" in out
+    # c02, c05, c08, c11, c14, c17 are the synthetic pool's `magnitude` candidates (c20 = c05 counts once)
+    assert "without `nonzeros` redistribution (6 candidates), Spearman rho" in out
     assert "| full | 0.00 [0.00, 0.00] | [0.00, 0.00] | 100% | 100% | 256.0 | 2560 | no candidate changes it |" in out
     saved = json.loads((out_dir / "pool_ptb_long_analysis.json").read_text())
     assert saved["all"]["w_star"] == 2 and "per_subpool" not in saved["all"]["replay"]
+    assert saved["post_hoc_without_nonzeros"]["candidates"] == [f"c{i:02d}-s0" for i in (2, 5, 8, 11, 14, 17)]
     assert sorted(p.name for p in out_dir.glob("*.png")) == [
         "pool_ptb_long_regret_vs_cost.png", "pool_ptb_long_rho_by_window.png", "pool_ptb_long_rho_vs_dense_ratio.png",
         "pool_ptb_long_seed_noise.png"]

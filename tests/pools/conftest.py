@@ -48,7 +48,8 @@ def long_record(name: str, kind: str, candidate: int | None, seed: int, final_te
         windows.append(row)
     params = None if kind == "dense" else {
         "sparse.init": "ER", "sparse.death": "SET-signed" if candidate % 4 == 0 else "magnitude",
-        "sparse.growth": "random", "sparse.redistribution": "nonzeros", "sparse.death_rate": 0.5}
+        "sparse.growth": "random", "sparse.redistribution": "magnitude" if candidate % 3 == 2 else "nonzeros",
+        "sparse.death_rate": 0.5}
     return {"format": 1, "pool": "ptb-long", "name": name, "kind": kind, "candidate": candidate, "params": params,
             "seed": seed, "windows_total": T, "recorded_windows": RECORDED,
             "probe": {"probe2": {"n_sequences": 2}, "probe5": {"n_sequences": 5}}, "windows": windows,

@@ -10,6 +10,7 @@ from hyperprune.errors import UserError
 from hyperprune.search import load_search_config
 from hyperprune.search.config import resolved_paths
 from hyperprune.search.lyapunov_k import check_k, state_size
+from hyperprune.search.strategies import strategy_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,9 +67,9 @@ def test_k_beyond_the_state_size(tiny_cfg):
     cfg = tiny_cfg()
     n = state_size(cfg)
     assert n == 2 * 16                           # reference convention: h of both layers
-    check_k(tiny_cfg(lyapunov={"k": n}))
+    check_k(c := tiny_cfg(lyapunov={"k": n}), strategy_for(c))
     with pytest.raises(UserError, match=f"lyapunov.k = {n + 1} is beyond the state size {n}"):
-        check_k(tiny_cfg(lyapunov={"k": n + 1}))
+        check_k(c := tiny_cfg(lyapunov={"k": n + 1}), strategy_for(c))
     assert state_size(tiny_cfg(lyapunov={"convention": "standard"})) == 4 * 16   # h and c
 
 

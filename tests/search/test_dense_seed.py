@@ -11,6 +11,7 @@ import torch
 from hyperprune.errors import UserError
 from hyperprune.search.execute import Workbench
 from hyperprune.search.dense_reference import DenseReference
+from hyperprune.search.strategies import strategy_for
 from hyperprune.search.space import SearchSpace
 
 from tests.search.conftest import tiny_search
@@ -34,7 +35,7 @@ def test_unset_the_dense_cache_keeps_the_hash_it_had_before_the_option():
 def test_candidates_start_as_the_dense_weights_times_their_mask_unless_the_dense_seed_differs(
         tiny_cfg, tmp_path, dense_seed, shared):
     cfg = tiny_cfg(search={"dense_seed": dense_seed})
-    bench = Workbench(cfg)
+    bench = Workbench(cfg, strategy_for(cfg))
     dense = bench.trainer(bench.reference.config, tmp_path / "dense").model.state_dict()
     run_cfg = SearchSpace.from_config(cfg).run_config(PARAMS, str(tmp_path / "candidate"))
     candidate = bench.trainer(run_cfg, tmp_path / "candidate")

@@ -12,6 +12,7 @@ import yaml
 
 from hyperprune.cli import main
 from hyperprune.search.dry_run import dry_run, planned_disk
+from hyperprune.search.strategies import strategy_for
 
 from tests.search.conftest import tiny_search_raw
 from tests.search.test_search_progress import TIE_SECTIONS
@@ -149,14 +150,14 @@ def test_ctrl_c_in_a_dry_run_does_not_mention_checkpoints():
 def test_planned_disk_by_hand(tiny_cfg):
     # 10 candidates, keep 0.5, 2 finalists, e0 1, +1: rounds 10 -> 5 (epoch 1), 5 -> 3 (2), 3 -> 2 (3)
     cfg = tiny_cfg(search={"n_candidates": 10, "finalists": 2}, train={"epochs": 6})
-    disk = planned_disk(cfg, checkpoint_bytes=100, weights_bytes=10)
+    disk = planned_disk(strategy_for(cfg), checkpoint_bytes=100, weights_bytes=10)
     # eliminated: 5 at epoch 1 (1 each), 2 at epoch 2 and 1 at epoch 3 (2 each); finalists 2 x 2; dense 2; export 1
     assert disk["checkpoints"] == 5 + 4 + 2 + 4 + 2 + 1
     # one kept best-validation state per model: 10 candidates and the dense model
     assert disk["weights_files"] == 10 + 1
     assert disk["bytes"] == 18 * 100 + 11 * 10
-    assert planned_disk(tiny_cfg(search={"n_candidates": 10, "finalists": 2, "metric": "loss"},
-                                 train={"epochs": 6}), 100, 10)["weights_files"] == 10 + 1
+    assert planned_disk(strategy_for(tiny_cfg(search={"n_candidates": 10, "finalists": 2, "metric": "loss"},
+                                 train={"epochs": 6})), 100, 10)["weights_files"] == 10 + 1
     # no spectrum and the last epoch's state reported: nothing is kept
-    assert planned_disk(tiny_cfg(search={"n_candidates": 10, "finalists": 2, "metric": "loss",
-                                         "final_state": "last"}, train={"epochs": 6}), 100, 10)["weights_files"] == 0
+    assert planned_disk(strategy_for(tiny_cfg(search={"n_candidates": 10, "finalists": 2, "metric": "loss",
+                                         "final_state": "last"}, train={"epochs": 6})), 100, 10)["weights_files"] == 0

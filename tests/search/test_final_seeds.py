@@ -75,7 +75,7 @@ def test_the_mean_over_seeds_decides_not_the_first_seed():
     records = _records(cfg, FIRST, SECOND)
     plan = _plan(cfg, records)
     assert plan.complete and plan.winner == 1              # means 110, 97.5, 100.5
-    results = build_results(cfg, plan, records, wall_s=1.0)
+    results = build_results(cfg, strategy_for(cfg), plan, records, wall_s=1.0)
     seeds = results["seeds"]
     assert seeds["n"] == 2 and seeds["seeds"] == [cfg.seed, cfg.seed + 1] and seeds["method"] == "welch-t"
     assert seeds["models"]["0"]["valid_ppl"] == [90.0, 130.0] and seeds["models"]["0"]["valid_mean"] == 110.0
@@ -98,7 +98,7 @@ def test_the_mean_over_seeds_decides_not_the_first_seed():
 def test_one_seed_keeps_results_as_they_were_and_says_the_noise_was_not_measured():
     cfg = _cfg(1)
     records = _records(cfg, FIRST, None)
-    results = build_results(cfg, _plan(cfg, records), records, wall_s=1.0)
+    results = build_results(cfg, strategy_for(cfg), _plan(cfg, records), records, wall_s=1.0)
     assert "seeds" not in results and "seed_epochs" not in results["cost"]
     assert seed_noise.margin_line(1, None) in summary_text(results).splitlines()
 

@@ -81,12 +81,13 @@ def test_a_best_state_not_kept_is_retrained_to_the_same_numbers(tiny_cfg, tmp_pa
     """A run trained without keeping its best state (or whose kept state was deleted) gets it back
     by deterministic retraining in scratch: the same numbers, bit for bit."""
     from hyperprune.search.execute import Workbench
+    from hyperprune.search.strategies import strategy_for
     from hyperprune.search.measurement import best_valid_path, final_state
     from hyperprune.search.space import SearchSpace
 
     cfg = _cfg(tiny_cfg, tmp_path, "lsh", "best-valid")
     results = run_search(cfg, verbose=False)
-    bench = Workbench(cfg)
+    bench = Workbench(cfg, strategy_for(cfg))
     run_cfg = SearchSpace.from_config(cfg).run_config({k: v[0] for k, v in SPACE.items()}, "")
     directory = cfg.checkpoint_dir / "0000"
     best_valid_path(directory, BEST).unlink()

@@ -14,6 +14,7 @@ import pytest
 
 from hyperprune.search import run_search
 from hyperprune.search.execute import Workbench
+from hyperprune.search.strategies import strategy_for
 from hyperprune.search.measurement import last_improving, load_spectrum, reach
 from hyperprune.search.probe import build_probe
 from hyperprune.search.spectrum import measure
@@ -161,7 +162,7 @@ def test_the_dense_reference_is_one_state_before_and_after(tiny_cfg, tmp_path):
                                "space": {key: [value] for key, value in PARAMS.items()}},
                        lyapunov={"measure": point})
         spectra.append(run_search(cfg, verbose=False)["dense"]["spectra"]["1"])
-        assert Workbench(cfg).reference.dir.parent == dense_dir
+        assert Workbench(cfg, strategy_for(cfg)).reference.dir.parent == dense_dir
     assert spectra[0] == spectra[1]
     assert len(list(dense_dir.glob("*/spectra/*.json"))) == 1
 
@@ -227,7 +228,7 @@ def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, lat
     cfg = tiny_cfg(run_dir=tmp_path / f"later-{later}", lyapunov={"later_sequences": later})
     assert [probe_sequences(cfg, e) for e in (1, 2, 3)] == [2, windows_after_e0, windows_after_e0]
     results = run_search(cfg, verbose=False)
-    bench = Workbench(cfg)
+    bench = Workbench(cfg, strategy_for(cfg))
     assert bench.probe_at(2).starts == build_probe(cfg, bench.corpus.valid, windows_after_e0).starts
     rows = {}
     for path in cfg.checkpoint_dir.glob("*/spectra/epoch-*.json"):

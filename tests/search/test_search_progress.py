@@ -40,12 +40,12 @@ def test_planned_rounds_and_resume_words(tiny_cfg):
     assert strategy_for(cfg).planned_rounds() == [{"round": 0, "epoch": 1, "candidates": 10, "kept": 5},
                                    {"round": 1, "epoch": 2, "candidates": 5, "kept": 3},
                                    {"round": 2, "epoch": 3, "candidates": 3, "kept": 2}]
-    assert resume_state(cfg, {}) == "fresh start"
+    assert resume_state(cfg, strategy_for(cfg), {}) == "fresh start"
     done = {f"score:{c}@1": JobRecord(Job("score", 1, c), "done", {}) for c in range(3)}
     dense = {f"dense@{e}": JobRecord(Job("dense", e), "done", {}) for e in (1, 2, 3, 4, 6)}
-    assert resume_state(cfg, {**done, **dense}) == "resuming: 3/10 candidates done, dense cached"
+    assert resume_state(cfg, strategy_for(cfg), {**done, **dense}) == "resuming: 3/10 candidates done, dense cached"
     dense.pop("dense@6")
-    assert resume_state(cfg, {**done, **dense}) == "resuming: 3/10 candidates done, dense at epoch 4 of 6"
+    assert resume_state(cfg, strategy_for(cfg), {**done, **dense}) == "resuming: 3/10 candidates done, dense at epoch 4 of 6"
 
 
 def test_only_ties_that_decide_a_round_are_reported():
@@ -201,10 +201,10 @@ def test_a_search_refuses_top_k_with_the_reference_convention(tiny_cfg):
     from hyperprune.errors import UserError
     from hyperprune.search.lyapunov_k import check_k, state_size
     n = state_size(tiny_cfg())
-    check_k(tiny_cfg(lyapunov={"k": n}))                                   # all exponents: the paper's
-    check_k(tiny_cfg(lyapunov={"k": 4, "convention": "standard"}))         # a random frame: leading 4
+    check_k(c := tiny_cfg(lyapunov={"k": n}), strategy_for(c))                                   # all exponents: the paper's
+    check_k(c := tiny_cfg(lyapunov={"k": 4, "convention": "standard"}), strategy_for(c))         # a random frame: leading 4
     with pytest.raises(UserError) as err:
-        check_k(tiny_cfg(lyapunov={"k": 4}))
+        check_k(c := tiny_cfg(lyapunov={"k": 4}), strategy_for(c))
     assert str(err.value) == ("lyapunov.k = 4 with the reference convention: the leading k need init=random; the "
                               "paper's reference uses all exponents (leave lyapunov.k out, or use "
                               "lyapunov.convention=standard)")

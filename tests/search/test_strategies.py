@@ -39,6 +39,14 @@ def test_lsh_plans_the_papers_rounds_and_cost():
     assert lsh.planned_epochs(26) == 78 + 42 + 24 + 15 + 9 + 170
     assert lsh.planned_spectra() == 6 + (26 + 14 + 8 + 5 + 3)
     assert LSH(cfg(metric="loss")).compared_epochs() == [] and LSH(cfg(metric="loss")).planned_spectra() == 0
+    # its own settings are constructor arguments, checked when it is built; the YAML's are passed
+    assert (LSH(cfg(), finalists=3, epochs_per_round=2).sizes, strategy_for(cfg(finalists=3, ei=2)).sizes) == \
+        ([26, 14, 8, 5, 3], [26, 14, 8, 5, 3])
+    assert strategy_for(cfg(finalists=3, ei=2)).epochs_per_round == 2
+    with pytest.raises(UserError, match=r"^search.finalists = 0 is out of range; allowed: \[1, inf\]$"):
+        LSH(cfg(), finalists=0)
+    with pytest.raises(UserError, match="search.finalists = 27 is more than search.n_candidates = 26"):
+        LSH(cfg(), finalists=27)
 
 
 def test_full_and_asha_costs_and_compared_epochs():
@@ -51,6 +59,11 @@ def test_full_and_asha_costs_and_compared_epochs():
     assert ASHA(cfg("asha", keep=1 / 3)).eta == 3
     with pytest.raises(UserError, match="grid is not available with strategy asha"):
         ASHA(cfg("asha", sampler="grid"))
+    # its own setting is a constructor argument, checked as Optuna's samplers check theirs
+    assert ASHA(cfg("asha"), promotion="candidate-order").promotion == "candidate-order"
+    assert ASHA(cfg("asha")).promotion == "arrival"
+    with pytest.raises(UserError, match=r"unknown search.asha_promotion 'order'.*arrival, candidate-order"):
+        ASHA(cfg("asha"), promotion="order")
 
 
 def test_asha_promotion_rule_is_optunas_successive_halving():
@@ -104,8 +117,7 @@ def test_asha_candidate_order_waits_for_lower_candidates_then_applies_the_rule()
             raise AssertionError("candidate-order does not ask Optuna's pruner")
 
     c = cfg("asha", e0=1, final=4, keep=0.5)
-    c.search.asha_promotion = "candidate-order"
-    asha, waits = ASHA(c), []
+    asha, waits = ASHA(c, promotion="candidate-order"), []
     idle = lambda waiting_on: waits.append(list(waiting_on)) or []
     # n = 3 (0.1, 0.2 and its own): only the best 1 goes on
     assert asha.stops(Trial(), 1, 0.15, idle) is True and waits == [[1], [1]]
@@ -128,8 +140,8 @@ def test_a_new_strategy_is_one_class_in_the_registry(tiny_cfg):
         name = "lsh-one-round"
         title = "LSH search, one round"
 
-        def __init__(self, cfg):
-            super().__init__(cfg)
+        def __init__(self, cfg, **settings):
+            super().__init__(cfg, **settings)
             s = self.settings
             self.keep = s.finalists / s.n_candidates
             self.sizes = [s.n_candidates, s.finalists]

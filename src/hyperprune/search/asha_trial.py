@@ -20,6 +20,11 @@ from hyperprune.search.space import SearchSpace
 from hyperprune.search.storage import retrying
 
 
+class TrialTakenOver(Exception):
+    """This worker's trial was ended by another: the worker that took the job over while this one
+    was presumed dead. Its numbers stand; this worker drops the job, as on a lost lease."""
+
+
 def proposals_of(study: optuna.Study) -> dict[int, Proposal]:
     """Candidate id -> its proposal, from the main study's trials."""
     out: dict[int, Proposal] = {}
@@ -105,8 +110,13 @@ class AshaTrial:
     # -- writes ---------------------------------------------------------------------------------
 
     def report(self, epoch: int, score: float) -> None:
-        """Store the score at a rung (a retried write stores the same value again)."""
-        retrying(lambda: self._storage.set_trial_intermediate_value(self._id, epoch, score))
+        """Store the score at a rung (a retried write stores the same value again). A slow worker
+        can pass its lease check, then be presumed dead while it scores, and find the trial ended by
+        the worker that took over: `TrialTakenOver`, not Optuna's UpdateFinishedTrialError."""
+        try:
+            retrying(lambda: self._storage.set_trial_intermediate_value(self._id, epoch, score))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise TrialTakenOver(f"trial {self._id}") from None
 
     def should_stop(self) -> bool:
         """Whether the pruner stops the trial at the rung it last reported."""

@@ -10,15 +10,13 @@ from typing import Any
 from hyperprune import __version__
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.schedule import dense_epochs
-from hyperprune.search.strategies import strategy_for
 from hyperprune.train.banner import format_banner
 
 
-def resume_state(cfg, records: dict[str, JobRecord]) -> str:
+def resume_state(cfg, strategy, records: dict[str, JobRecord]) -> str:
     """"fresh start", or what is already stored, e.g. "resuming: 3/6 candidates done, dense cached"."""
     if not records:
         return "fresh start"
-    strategy = strategy_for(cfg)
     done = strategy.candidates_settled(records)
     wanted = dense_epochs(cfg, strategy)
     dense_done = [e for e in wanted if records.get(Job("dense", e).key) is not None
@@ -30,9 +28,8 @@ def resume_state(cfg, records: dict[str, JobRecord]) -> str:
     return f"resuming: {done}/{cfg.search.n_candidates} candidates done, {dense}{strategy.resume_note(records)}"
 
 
-def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
+def search_banner(cfg, strategy, context: dict[str, Any], records: dict[str, JobRecord] | None, storage: str) -> str:
     s = cfg.search
-    strategy = strategy_for(cfg)
     threads = context["threads"]
     lyap = context["lyapunov"]
     rows = [
@@ -51,6 +48,6 @@ def search_banner(cfg, context: dict[str, Any], records: dict[str, JobRecord] | 
         ("seed", str(cfg.seed)),
         ("run dir", str(cfg.run_dir)),
         ("storage", storage),
-        ("start", resume_state(cfg, records) if records is not None else "not checked (dry run)"),
+        ("start", resume_state(cfg, strategy, records) if records is not None else "not checked (dry run)"),
     ]
     return format_banner(f"hyperprune {__version__} | search '{cfg.study_name}'", rows)

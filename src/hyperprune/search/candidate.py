@@ -1,4 +1,5 @@
-"""Training one candidate, measuring it and scoring it: the jobs `score`, `final` and `asha`.
+"""Training one candidate, measuring it and scoring it: the jobs `score`, `final` and `seed`, and the
+pieces a strategy's own jobs are made of (asha's trials: `strategies/asha_rungs.py`).
 
 A candidate trains in `CHECKPOINT_DIR/<id>/`, an ordinary trainer run directory: a survivor of a
 round continues from its checkpoint, and a job taken over after a crash resumes from the last good
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,11 @@ from hyperprune.errors import UserError
 from hyperprune.files import atomic_write_text
 from hyperprune.lyapunov import distance
 from hyperprune.perplexity import perplexity
-from hyperprune.search.asha_trial import AshaTrial
 from hyperprune.search.jobs import Job, JobRecord
 from hyperprune.search.measurement import FinalState, Measured
 from hyperprune.search.proposals import Proposal
 from hyperprune.strict_json import finite_or_null
-from hyperprune.train import TrainingDiverged
+from hyperprune.train import Trainer, TrainingDiverged
 from hyperprune.train.checkpoint import checkpoint_path
 
 
@@ -40,6 +41,23 @@ class JobFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.result = result
+
+
+def repeated_training(trainer: Trainer, job: Job, records: dict[str, JobRecord]) -> dict[str, Any]:
+    """What `job` trains again because its candidate's checkpoints are gone (deleted by hand, a
+    disk cleaned): {"epochs_repeated", "train_s_repeated"}, counted in the search's cost; {} when
+    the trainer starts where the candidate's finished jobs left it. Warns in one line."""
+    done = [r.result for r in records.values()
+            if r.job.candidate == job.candidate and r.job.replica == job.replica and r.state == "done" and r.result]
+    reached = max((r.get("epochs_trained", 0) for r in done), default=0)
+    start = trainer.epoch
+    if start >= reached:
+        return {}
+    warnings.warn(f"candidate {job.candidate}: its checkpoint of epoch {reached} in '{trainer.checkpoint_dir}' "
+                  f"is gone; training it again from epoch {start + 1}", stacklevel=2)
+    epochs = min(reached, job.epoch) - start
+    spent = max(r.get("train_s", 0.0) for r in done) - trainer.train_wall_s      # on the epochs now lost
+    return {"epochs_repeated": epochs, "train_s_repeated": spent * epochs / (reached - start)}
 
 
 @dataclass
@@ -126,12 +144,18 @@ class CandidateRun:
             scored = self.score(reached, epoch, records, wants_spectrum)
             result = self.partial()
             result.update(epoch=epoch, valid_ppl=scored.valid_ppl, score=scored.value, spectrum=scored.spectrum,
-                          spectrum_s=scored.spectrum_s, test_ppl=None,
+                          spectrum_s=scored.spectrum_s, test_ppl=None, scores={}, spectra={},
                           checkpoint=str(checkpoint_path(self.trainer.checkpoint_dir, epoch)))
             if scored.failure is not None:
                 raise JobFailed(scored.failure, result)
         finally:
             reached.release()
+        # The shape every candidate job's result has (`jobs.job_scores`): a score job's one score by
+        # its epoch; a final or seed job is ranked on its final numbers, not on a score.
+        if job.kind == "score":
+            result["scores"] = {str(epoch): scored.value}
+            if scored.spectrum is not None:
+                result["spectra"] = {str(epoch): scored.spectrum}
         if job.kind in ("final", "seed"):
             result.update(self.final_numbers(check_lease))
         return result, result["score"]
@@ -147,60 +171,6 @@ class CandidateRun:
         return {"valid_ppl": ended.valid_ppl, "test_ppl": ended.test_ppl, "state_epoch": ended.epoch,
                 "params_total": ended.params_total, "params_nonzero": ended.params_nonzero,
                 "checkpoint": ended.checkpoint}
-
-    def run_asha(self, trial: AshaTrial, strategy, records: dict[str, JobRecord], check_lease,
-                 idle) -> tuple[dict[str, Any], float]:
-        """An ASHA trial: trained rung by rung, scored and reported at each, stopped where `strategy`
-        (strategies/asha.py) says so. A trial taken over after it ended is replayed from its stored
-        numbers. `idle(waiting_on)`: see `ASHA.stops`."""
-        rungs = strategy.rungs
-        cfg = self.cfg
-        result: dict[str, Any] = {"params": self.proposal.params, "fingerprint": self.proposal.fingerprint,
-                                  "scores": {}, "spectra": {}, "spectrum_s": 0.0, "pruned_at": None,
-                                  "test_ppl": None}
-        if trial.finished:
-            return self._replay(trial, rungs, result, check_lease)
-        # Taken over mid-trial: a rung the trial reported and then trained past was a promotion the
-        # pruner already granted; asking again, against more competitors, could revoke it.
-        passed = {e for e in trial.reported if e < self.trainer.epoch}
-        wants_spectrum = cfg.search.metric == "ls"
-        for rung, epoch in enumerate(rungs):
-            try:
-                reached = self.reach(epoch, wants_spectrum, check_lease)
-            except JobFailed as exc:
-                trial.fail()
-                raise JobFailed(exc.reason, {**result, **exc.result}) from None
-            reached.release()
-            scored = self.score(reached, epoch, records, wants_spectrum)
-            if scored.spectrum is not None:
-                result["spectra"][str(epoch)] = scored.spectrum
-                result["spectrum_s"] += scored.spectrum_s
-            if scored.failure is not None:
-                trial.fail()
-                raise JobFailed(scored.failure, {**result, **self.partial()})
-            result["scores"][str(epoch)] = scored.value
-            trial.report(epoch, scored.value)
-            if epoch < cfg.final_epochs and epoch not in passed and strategy.stops(trial, epoch, scored.value, idle):
-                trial.prune()
-                result.update(self.partial(), pruned_at=rung, valid_ppl=scored.valid_ppl, epoch=epoch)
-                return result, scored.value
-        result.update(self.partial(), epoch=cfg.final_epochs, **self.final_numbers(check_lease))
-        trial.complete(scored.value)
-        return result, scored.value
-
-    def _replay(self, trial: AshaTrial, rungs: list[int], result: dict[str, Any],
-                check_lease) -> tuple[dict[str, Any], float]:
-        """The numbers of a trial that ended before this worker took its job over."""
-        for rung, epoch in enumerate(rungs):
-            if epoch not in trial.reported or trial.failed:
-                raise JobFailed("its ASHA trial failed before this worker took it over", result)
-            result["scores"][str(epoch)] = score = trial.reported[epoch]
-            valid_ppl = self.trainer.history[epoch - 1].valid_ppl
-            if trial.pruned and epoch == trial.last_rung:
-                result.update(self.partial(), pruned_at=rung, valid_ppl=valid_ppl, epoch=epoch)
-                return result, score
-        result.update(self.partial(), epoch=self.cfg.final_epochs, **self.final_numbers(check_lease))
-        return result, score
 
     def _write_identity(self) -> None:
         """A candidate folder says what it holds, for people browsing the checkpoint directory."""

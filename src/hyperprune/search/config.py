@@ -21,10 +21,10 @@ from hyperprune.search.proposals import SAMPLERS
 from hyperprune.search.rounds import check_keep
 from hyperprune.search.space import SearchSpace
 from hyperprune.search.strategies import strategy_for, strategy_names
+from hyperprune.search.strategies.asha import PROMOTIONS
 from hyperprune.train.config import RunConfig
 
 METRICS = ("ls", "loss")
-ASHA_PROMOTIONS = ("arrival", "candidate-order")
 FINAL_STATES = ("best-valid", "last")      # measurement.final_state
 
 
@@ -50,7 +50,7 @@ class SearchSettings:
     # dense model's initial weights times its mask; a number: an independent dense run, as the
     # released code's (LEs/LSTM_PTB_full, trial 161). docs/paper.md, "Dense model and candidates".
     dense_seed: int | None = None
-    # asha only: which trials a trial competes with at a rung. arrival (Optuna's, the default): those
+    # asha only (the argument `promotion` of strategies/asha.py's ASHA): which trials a trial competes with at a rung. arrival (Optuna's, the default): those
     # that reported there before it, so with several workers promotions depend on timing;
     # candidate-order: the candidates with a lower id, waited for, so the promotions are one process's.
     asha_promotion: str = "arrival"
@@ -78,7 +78,9 @@ class SearchSettings:
         check_range("search.finalists", self.finalists, 1)
         if self.final_epochs is not None:
             check_range("search.final_epochs", self.final_epochs, 1)
-        check_choice("search.asha_promotion", self.asha_promotion, ASHA_PROMOTIONS)
+        # ASHA checks its own argument when built; a typo here is caught even while another
+        # strategy is chosen, rather than when someone switches to asha.
+        check_choice("search.asha_promotion", self.asha_promotion, PROMOTIONS)
         check_choice("search.final_state", self.final_state, FINAL_STATES)
         check_range("search.final_seeds", self.final_seeds, 1)
         check_range("search.heartbeat_interval", self.heartbeat_interval, 1)

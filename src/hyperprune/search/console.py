@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.jobs import Job, JobRecord, job_scores
 from hyperprune.search.ties import describe_tie, round_ties
 from hyperprune.train.progress import clock as _clock, seconds_left
 
@@ -63,19 +63,9 @@ class SearchConsole:
         elif result.get("duplicate_of") is not None:
             parts.append(f"same settings as candidate {result['duplicate_of']}: not trained")
         else:
-            if job.kind == "score":
-                parts.append(f"score {result['score']:9.4g}")
-            if job.kind == "asha":
-                # every rung's score and the decision, as LSH prints each round
-                last = max(result["scores"], key=int)
-                parts[1] = f"epoch {int(last):3d}"
-                parts.append("scores " + ", ".join(f"e{int(e)} {v:.4g}" for e, v in
-                                                   sorted(result["scores"].items(), key=lambda kv: int(kv[0]))))
-                if result.get("pruned_at") is not None:
-                    parts.append(f"stopped at rung {result['pruned_at']} (epoch {int(last)}): not in the best "
-                                 f"1/{getattr(self.strategy, 'eta', 2)} there")
-                else:
-                    parts.append("went on at every rung")
+            # the epoch it reached: its last score's (a job may stop short of its own epoch)
+            parts[1] = f"epoch {max(job_scores(job, result), default=job.epoch):3d}"
+            parts += self.strategy.result_words(job, result)
             parts.append(f"valid ppl {result['valid_ppl']:8.2f}")
             if result.get("test_ppl") is not None:
                 parts.append(f"test ppl {result['test_ppl']:8.2f}")
@@ -101,8 +91,8 @@ class SearchConsole:
     def job_taken_over(self, job: Job) -> None:
         self.say(f"{job.key}: taken over by another worker; dropping this copy")
 
-    def job_yielded(self, job: Job) -> None:
-        self.say(f"{job.key}: waits on a lower candidate nobody runs; given back to run that one first")
+    def job_given_back(self, job: Job, why: str) -> None:
+        self.say(f"{job.key}: {why}")
 
     def plan_changed(self, plan, elapsed_s: float) -> None:
         """Print the pool's duplicates once the pool is complete, and each round not printed yet."""

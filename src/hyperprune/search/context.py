@@ -13,22 +13,20 @@ from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
 from hyperprune.models import build_model
 from hyperprune.search.probe import probe_sequences
-from hyperprune.search.strategies import strategy_for
 from hyperprune.sparse import resolve_sparse_config
 from hyperprune.train.banner import data_line, model_line, sparsity_line
 
 
-def later_sequences(cfg) -> int | None:
+def later_sequences(cfg, strategy) -> int | None:
     """Probe windows of the scores after e0, where a search has such scores and they differ; else None."""
-    later = [probe_sequences(cfg, e) for e in strategy_for(cfg).compared_epochs() if e > cfg.search.first_epoch]
+    later = [probe_sequences(cfg, e) for e in strategy.compared_epochs() if e > cfg.search.first_epoch]
     return later[0] if later and later[0] != cfg.lyapunov.sequences else None
 
 
 def search_context(cfg, bench, threads: int) -> dict[str, Any]:
     """What the search ran on, for the report's header and for people. Written to
     RUN_DIR/context.json when a search starts, with `train.provenance`'s record beside it."""
-    s, ref, corpus = cfg.search, bench.reference.config, bench.corpus
-    strategy = strategy_for(cfg)
+    s, ref, corpus, strategy = cfg.search, bench.reference.config, bench.corpus, bench.strategy
     model = build_model(ref.model, len(corpus.vocab))
     sparse = resolve_sparse_config(cfg.sparse)
     masked = {name: list(p.shape) for name, (group, p) in model.sparsifiable().items() if group in sparse.masked}
@@ -50,7 +48,7 @@ def search_context(cfg, bench, threads: int) -> dict[str, Any]:
                    "planned_rounds": strategy.planned_rounds(), **strategy.planned_cost()},
         "lyapunov": {"convention": cfg.lyapunov.convention, "k": cfg.lyapunov.k,
                      "unit": exponent_unit(CONVENTIONS[cfg.lyapunov.convention].log_base),
-                     "sequences": cfg.lyapunov.sequences, "later_sequences": later_sequences(cfg),
+                     "sequences": cfg.lyapunov.sequences, "later_sequences": later_sequences(cfg, strategy),
                      "length": cfg.lyapunov.length,
                      "distance": cfg.lyapunov.distance},
         "seed": cfg.seed,

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperprune.search.jobs import Job
+from hyperprune.search.jobs import Job, final_numbers
 from hyperprune.search.optuna_internals import storage_of, study_id, trial_id
 from hyperprune.search.storage import retrying
 from hyperprune.search.seed_noise import mean
@@ -71,8 +71,9 @@ def finish_candidates(study: optuna.Study, plan, records,
     `value_of(intermediate values, final result or None)` is a finished trial's value. `over_seeds`
     (search.final_seeds > 1): a candidate's final results under every seed, None until all are
     done; its trial then finishes on the mean validation ppl, the number the winner is picked by."""
-    final_done = {r.job.candidate: r.result for r in records.values()
-                  if r.job.kind == "final" and r.state == "done"}
+    # a candidate's final numbers under the search's own seed (a seed job's replica trains another model)
+    final_done = {r.job.candidate: r.result for r in records.values() if r.job.candidate is not None
+                  and not r.job.replica and r.state == "done" and final_numbers(r.result) is not None}
     valued = final_done                          # what value_of ranks: the mean over seeds, where several
     if over_seeds is not None:
         seeded = {c: over_seeds(c) for c in final_done}

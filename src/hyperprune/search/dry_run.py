@@ -53,22 +53,18 @@ SPECTRUM_BUDGET_S = 30.0      # a whole spectrum is timed when its first step sa
 KEPT_CHECKPOINTS = 2          # a run directory keeps its newest two (train.checkpoint.save_checkpoint)
 
 
-def planned_spectra(cfg) -> int:
-    """Spectra a search plans to measure when no candidate fails: candidates' and the dense model's."""
-    return strategy_for(cfg).planned_spectra()
-
-
 # -- what the device needs ------------------------------------------------------------------------
 
 
-def planned_disk(cfg, checkpoint_bytes: int, weights_bytes: int) -> dict[str, int]:
+def planned_disk(strategy, checkpoint_bytes: int, weights_bytes: int) -> dict[str, int]:
     """The files a search leaves when it ends as planned, as the code keeps them today: every run
     directory (each candidate's and the dense model's) keeps its newest two checkpoints, and one kept
     state (`measurement.BEST_VALID`: the weights of its best-validation epoch) whenever that state is
     needed, by `search.final_state: best-valid` or by spectra measured at `last-improving`; nobody
     deletes it, for an eliminated candidate, a finalist or the dense model alike. The winner's export
-    is one more checkpoint. So an eliminated candidate keeps about three checkpoints' worth."""
-    strategy = strategy_for(cfg)
+    is one more checkpoint. So an eliminated candidate keeps about three checkpoints' worth.
+    `strategy`: the search's (`SearchStrategy`), its config `strategy.cfg`."""
+    cfg = strategy.cfg
     final = cfg.final_epochs
     trained_to = []                                   # per unique candidate, the epoch it stops at
     for r in strategy.planned_rounds():
@@ -83,7 +79,7 @@ def planned_disk(cfg, checkpoint_bytes: int, weights_bytes: int) -> dict[str, in
             "weights_bytes": weights_bytes, "bytes": checkpoints * checkpoint_bytes + weights * weights_bytes}
 
 
-def device_plan(cfg, corpus) -> dict[str, Any]:
+def device_plan(cfg, strategy, corpus) -> dict[str, Any]:
     """What the search asks of its device, computed without it (see the module docstring)."""
     # A candidate's run (the dense model's, plus the masks): the larger checkpoint and training step.
     footprint = run_footprint(resolve_run_config(cfg.run_config()), len(corpus.vocab))
@@ -99,7 +95,7 @@ def device_plan(cfg, corpus) -> dict[str, Any]:
         "step_memory_bytes": footprint.step_memory_bytes,
         "saved_for_backward_bytes": footprint.saved_for_backward_bytes,
         "step_memory_how": "computed",
-        "disk": planned_disk(cfg, footprint.checkpoint_bytes, footprint.weights_bytes),
+        "disk": planned_disk(strategy, footprint.checkpoint_bytes, footprint.weights_bytes),
     }
 
 
@@ -151,7 +147,7 @@ def time_search(cfg, bench, *, budget_s: float = BUDGET_S, clock: Callable[[], f
         say(f"timing: up to 20 training steps of {trainer.steps_per_epoch:,} per epoch, or about {budget_s:.0f} s")
         timing = time_steps(trainer, budget_s=budget_s, clock=clock, say=say)
         spectrum_s, spectrum_how = time_spectrum(cfg, bench, trainer, clock=clock, say=say) \
-            if planned_spectra(cfg) else (0.0, "none planned")
+            if bench.strategy.planned_spectra() else (0.0, "none planned")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"timing": timing, "spectrum_s": spectrum_s, "spectrum_how": spectrum_how}
@@ -178,11 +174,11 @@ def time_spectrum(cfg, bench, trainer, *, clock: Callable[[], float],
     return clock() - start, "measured"
 
 
-def estimate(cfg, timed: dict[str, Any]) -> dict[str, Any]:
-    cost = strategy_for(cfg).planned_cost()
+def estimate(strategy, timed: dict[str, Any]) -> dict[str, Any]:
+    cost = strategy.planned_cost()
     timing = timed["timing"]
     epoch_s = timing.epoch_with_validation_s
-    spectra = planned_spectra(cfg)
+    spectra = strategy.planned_spectra()
     dense = cost["dense_epochs"]
     return {
         "timed_steps": timing.steps,
@@ -221,17 +217,18 @@ def dry_run(cfg, device: str | None = None, *, timing: bool = True, budget_s: fl
     """Print what `run_search(cfg)` would do, what it needs of its device and (with `timing`) how
     long it would take; return the numbers."""
     cfg = resolved_paths(cfg)
+    strategy = strategy_for(cfg)            # built once, for everything the dry run plans
     check_run_dir(cfg.run_dir)              # what the real run would refuse, the dry run says too
-    check_k(cfg)
+    check_k(cfg, strategy)
     requested = device or cfg.device
     absent = None
     try:
-        bench = Workbench(cfg, device)
+        bench = Workbench(cfg, strategy, device)
     except UserError:
         if (requested or "auto").split(":")[0].strip().lower() not in ("cuda", "mps"):
             raise
         # Planning a GPU run from a machine without one: the data and the plan are the same here.
-        absent, bench = requested, Workbench(cfg, "cpu")
+        absent, bench = requested, Workbench(cfg, strategy, "cpu")
     planned_device = absent or str(bench.device)
     threads = torch.get_num_threads()
     if cfg.search.threads is not None:
@@ -241,20 +238,19 @@ def dry_run(cfg, device: str | None = None, *, timing: bool = True, budget_s: fl
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False).rstrip())
         context = search_context(cfg, bench, torch.get_num_threads())
         context["device"] = planned_device
-        print(search_banner(cfg, context, None, redact(cfg.storage_url)), flush=True)
+        print(search_banner(cfg, strategy, context, None, redact(cfg.storage_url)), flush=True)
         for warning in indistinguishable_choices(bench.space, len(bench.corpus.vocab)):
             print(f"warning: {warning}", flush=True)
-        strategy = strategy_for(cfg)
         plan: dict[str, Any] = {"dry_run": True, "device": planned_device, "rounds": strategy.planned_rounds(),
-                                **strategy.planned_cost(), "spectra": planned_spectra(cfg),
-                                **device_plan(cfg, bench.corpus)}
+                                **strategy.planned_cost(), "spectra": strategy.planned_spectra(),
+                                **device_plan(cfg, strategy, bench.corpus)}
         print(describe_device_plan(cfg, plan), flush=True)
         if absent is not None:
             plan["timing_skipped"] = f"{absent} is not available on this machine"
         elif not timing:
             plan["timing_skipped"] = "--no-timing"
         else:
-            plan.update(estimate(cfg, time_search(cfg, bench, budget_s=budget_s, clock=clock, say=say)))
+            plan.update(estimate(strategy, time_search(cfg, bench, budget_s=budget_s, clock=clock, say=say)))
     finally:
         torch.set_num_threads(threads)
     if "timing_skipped" in plan:

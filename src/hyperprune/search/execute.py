@@ -1,75 +1,49 @@
 """Running one job: what a worker keeps between jobs, and the dense reference's job.
 
 A `Workbench` holds the config, its space and strategy, one corpus, one probe and the device, and
-runs whatever job a worker claimed: `dense` here, a candidate's (`score`, `final`, `asha`) through
-`candidate.CandidateRun`.
+runs whatever job a worker claimed: the dense model's here, a candidate's by its strategy
+(`SearchStrategy.run_job`: `score`, `final` and `seed` through `candidate.CandidateRun`, or a job
+kind of the strategy's own, such as asha's trials).
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 
 from hyperprune.config import to_dict
 from hyperprune.data import Corpus, load_corpus
 from hyperprune.files import atomic_write_text
-from hyperprune.search.asha_trial import AshaTrial
-from hyperprune.search.candidate import CandidateRun, JobFailed
-from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.candidate import JobFailed
+from hyperprune.search.jobs import Job, JobLease, JobRecord, LeaseLost
 from hyperprune.search.measurement import FinalState, Measured, final_state, reach
 from hyperprune.search.proposals import Proposal
 from hyperprune.search.dense_reference import DenseReference
 from hyperprune.search.probe import build_probe, probe_sequences
 from hyperprune.search.space import SearchSpace
 from hyperprune.search.spectrum import spectrum_tag
-from hyperprune.search.strategies import strategy_for
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
 
-__all__ = ["JobFailed", "JobYielded", "LeaseLost", "Workbench"]
-
-
-class LeaseLost(Exception):
-    """Another worker took this job over (this one was presumed dead): drop the work silently."""
-
-
-class JobYielded(Exception):
-    """The job waits on a job nobody runs (asha candidate-order): give it back, run that one first."""
-
-
-def repeated_training(trainer: Trainer, job: Job, records: dict[str, JobRecord]) -> dict[str, Any]:
-    """What `job` trains again because its candidate's checkpoints are gone (deleted by hand, a
-    disk cleaned): {"epochs_repeated", "train_s_repeated"}, counted in the search's cost; {} when
-    the trainer starts where the candidate's finished jobs left it. Warns in one line."""
-    done = [r.result for r in records.values()
-            if r.job.candidate == job.candidate and r.job.replica == job.replica and r.state == "done" and r.result]
-    reached = max((r.get("epochs_trained", 0) for r in done), default=0)
-    start = trainer.epoch
-    if start >= reached:
-        return {}
-    warnings.warn(f"candidate {job.candidate}: its checkpoint of epoch {reached} in '{trainer.checkpoint_dir}' "
-                  f"is gone; training it again from epoch {start + 1}", stacklevel=2)
-    epochs = min(reached, job.epoch) - start
-    spent = max(r.get("train_s", 0.0) for r in done) - trainer.train_wall_s      # on the epochs now lost
-    return {"epochs_repeated": epochs, "train_s_repeated": spent * epochs / (reached - start)}
+__all__ = ["JobFailed", "LeaseLost", "Workbench"]
 
 
 class Workbench:
     """What a worker keeps between jobs: the config, its space and strategy, one corpus and one probe."""
 
-    def __init__(self, cfg, device: str | None = None, study: optuna.Study | None = None, *,
+    def __init__(self, cfg, strategy, device: str | None = None, study: optuna.Study | None = None, *,
                  corpus: Corpus | None = None, probe=None):
-        """`study` is the main study (ASHA asks its trials from it). `corpus` and `probe`, where
-        given, were read already (the search checks its data before it stores anything, and before
-        the study this bench works for exists)."""
+        """`strategy` is the search's (`SearchStrategy`, built once where the search starts): it runs
+        the candidates' jobs. `study` is the main study (ASHA asks its trials from it). `corpus` and
+        `probe`, where given, were read already (the search checks its data before it stores
+        anything, and before the study this bench works for exists)."""
         self.cfg = cfg
         self.study = study
         self.device = resolve_device(device or cfg.device)
         self.space = SearchSpace.from_config(cfg)
-        self.strategy = strategy_for(cfg)
+        self.strategy = strategy
         self.reference = DenseReference(cfg)
         self.compared = set(self.strategy.compared_epochs())
         self._corpus = corpus
@@ -87,7 +61,7 @@ class Workbench:
         return self.probe_at(self.cfg.search.first_epoch)
 
     def probe_at(self, epoch: int):
-        """The probe a score at `epoch` is measured on (`reference.probe_sequences`)."""
+        """The probe a score at `epoch` is measured on (`probe.probe_sequences`)."""
         n = probe_sequences(self.cfg, epoch)
         if n not in self._probes:
             self._probes[n] = build_probe(self.cfg, self.corpus.valid, n)
@@ -122,35 +96,13 @@ class Workbench:
     # -- jobs ----------------------------------------------------------------------------------
 
     def run(self, job: Job, proposals: list[Proposal], records: dict[str, JobRecord],
-            still_mine: Callable[[], bool], idle: Callable[[list[int]], list[int]] | None = None,
-            epoch_done: Callable[[Job, Any], None] | None = None) -> tuple[dict[str, Any], float]:
-        """(result, value) of `job`; raises JobFailed for a candidate that cannot go on. `idle` is
-        called while an asha trial waits on lower candidates (see `ASHA.stops`); `epoch_done(job,
-        record)` after each epoch the job trains (the trainer's `EpochRecord`)."""
-        def check_lease(trainer, record) -> None:
-            if epoch_done is not None:
-                epoch_done(job, record)
-            if not still_mine():
-                raise LeaseLost(job.key)
-
-        if job.kind == "dense" or (job.kind == "seed" and job.candidate is None):
-            return self._dense(job, check_lease)
-        if job.kind in ("score", "final", "seed"):
-            proposal = next(p for p in proposals if p.slot == job.candidate)
-            run = CandidateRun(self, job.candidate, proposal, job.replica)
-            repeated = repeated_training(run.trainer, job, records)
-            result, value = run.run_to(job, records, check_lease)
-            return {**result, **repeated}, value
-        if job.kind == "asha":
-            # Asked from the study's sampler now (asynchronously: it learns from whatever is finished).
-            trial = AshaTrial.open(self.study, self.space, self.cfg, job.candidate, self.strategy.pruner())
-            proposal = trial.proposal
-            if proposal.duplicate_of is not None:
-                return {"duplicate_of": proposal.duplicate_of, "params": proposal.params,
-                        "fingerprint": proposal.fingerprint}, 0.0
-            run = CandidateRun(self, job.candidate, proposal)
-            return run.run_asha(trial, self.strategy, records, check_lease, idle)
-        raise ValueError(f"unknown job kind {job.kind!r}")
+            lease: JobLease) -> tuple[dict[str, Any], float]:
+        """(result, value) of `job`; raises JobFailed for a model that cannot go on, LeaseLost when
+        the job was taken over. The dense model's jobs are the bench's own; a candidate's are its
+        strategy's (`SearchStrategy.run_job`), whatever their kind."""
+        if job.candidate is None:
+            return self._dense(job, lease.check)
+        return self.strategy.run_job(self, job, proposals, records, lease)
 
     def _dense(self, job: Job, check_lease) -> tuple[dict[str, Any], float]:
         """dense@E, or the dense model under another seed (a seed job: to the budget, no spectrum)."""

@@ -65,6 +65,31 @@ class Job:
         return self.key
 
 
+def job_scores(job: Job, result: dict[str, Any]) -> dict[int, float]:
+    """Epoch -> score of a candidate job's result. Every candidate job's result has one shape: its
+    scores by epoch under `scores` (a score job's one, an asha trial's every rung, none for a job
+    that trains to the budget), and, when the model was trained to the budget and tested, the final
+    numbers (`test_ppl` not None, with `valid_ppl`, `state_epoch`, the parameter counts and the
+    `checkpoint` they were measured on; `final_numbers`)."""
+    if "scores" in result:
+        return {int(e): v for e, v in result["scores"].items()}
+    # stored before every result carried `scores`: a score job held its one score as `score`
+    return {job.epoch: result["score"]} if job.kind == "score" and result.get("score") is not None else {}
+
+
+def job_spectra(job: Job, result: dict[str, Any]) -> dict[int, list]:
+    """Epoch -> the mean exponents measured for its score (`spectra`, beside `scores`)."""
+    if "spectra" in result:
+        return {int(e): v for e, v in result["spectra"].items()}
+    stored_before = job.kind == "score" and result.get("score") is not None and result.get("spectrum") is not None
+    return {job.epoch: result["spectrum"]} if stored_before else {}
+
+
+def final_numbers(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`result` when its model was trained to the budget and tested (see `job_scores`), else None."""
+    return result if result is not None and result.get("test_ppl") is not None else None
+
+
 @dataclass
 class JobRecord:
     job: Job
@@ -79,6 +104,39 @@ class Claim:
     job: Job
     trial_id: int
     number: int
+
+
+class LeaseLost(Exception):
+    """Another worker took this job over (this one was presumed dead): drop the work silently."""
+
+
+class JobGivenBack(Exception):
+    """A job gives itself back unfinished, to be planned again (e.g. it waits on a job nobody runs);
+    the message says why, in words for the console."""
+
+
+@dataclass
+class JobLease:
+    """What a running job may ask of the worker that claimed it: whether it still holds the job (its
+    worker may have been presumed dead), the stored records as they are now, and a pause of one poll
+    interval. A strategy's job (`SearchStrategy.run_job`) gets one; the queue stays the runner's."""
+    job: Job
+    still_mine: Callable[[], bool]
+    epoch_done: Callable[[Job, Any], None] | None = None      # after each epoch (the trainer's EpochRecord)
+    stored: Callable[[], dict[str, JobRecord]] | None = None  # the records now, stale jobs failed first
+    pause: Callable[[], None] = lambda: None
+
+    def check(self, trainer=None, record=None) -> None:
+        """After an epoch (`record`), and before any wait: raises LeaseLost when the job was taken over."""
+        if record is not None and self.epoch_done is not None:
+            self.epoch_done(self.job, record)
+        if not self.still_mine():
+            raise LeaseLost(self.job.key)
+
+    def records(self) -> dict[str, JobRecord]:
+        if self.stored is None:
+            raise RuntimeError(f"job {self.job.key} was run without access to the stored records")
+        return self.stored()
 
 
 class Heartbeat:

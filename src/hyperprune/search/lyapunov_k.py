@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from hyperprune.errors import UserError
 from hyperprune.models import build_model, resolve_model_config
-from hyperprune.search.strategies import strategy_for
 
 
 def state_size(cfg) -> int:
@@ -19,10 +18,11 @@ def state_size(cfg) -> int:
                if cfg.lyapunov.convention == "standard" or kind == "h")
 
 
-def check_k(cfg) -> None:
-    """A one-line UserError when `lyapunov.k` cannot be measured on this model or convention."""
+def check_k(cfg, strategy) -> None:
+    """`lyapunov.k` against the model's state, where `strategy` (the search's) compares spectra: a
+    one-line UserError when it cannot be measured on this model or convention."""
     k = cfg.lyapunov.k
-    if k is None or not strategy_for(cfg).compared_epochs():
+    if k is None or not strategy.compared_epochs():
         return                      # no spectrum is measured
     n = state_size(cfg)
     if k > n:

@@ -45,9 +45,8 @@ import yaml
 
 from hyperprune.config import to_dict
 from hyperprune.search import seed_noise
-from hyperprune.search.jobs import JobRecord
+from hyperprune.search.jobs import JobRecord, final_numbers, job_scores, job_spectra
 from hyperprune.search.schedule import Plan, seed_results
-from hyperprune.search.strategies import strategy_for
 from hyperprune.strict_json import finite_or_null
 from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
 
@@ -79,19 +78,13 @@ def candidate_entries(plan: Plan, records: dict[str, JobRecord]) -> list[dict[st
             repeated += result.get("epochs_repeated", 0)
             repeated_s += result.get("train_s_repeated", 0.0)
             spectrum_s += result.get("spectrum_s", 0.0)
-            for epoch, score in result.get("scores", {}).items():          # asha: one job, every rung
-                scores[int(epoch)] = score
-            for epoch, spectrum in result.get("spectra", {}).items():
-                spectra[int(epoch)] = spectrum
-            if record.state != "done":
-                continue
-            if record.job.kind == "score":
-                scores[record.job.epoch] = result["score"]
-                if result.get("spectrum") is not None:
-                    spectra[record.job.epoch] = result["spectrum"]
-            if record.job.kind in ("final", "asha") and result.get("test_ppl") is not None:
-                final_valid, final_test = result["valid_ppl"], result["test_ppl"]
-                final_epoch = result.get("state_epoch")
+            # every candidate job's result has one shape (`jobs.job_scores`); a failed one's holds
+            # the scores it reached before failing
+            scores.update(job_scores(record.job, result))
+            spectra.update(job_spectra(record.job, result))
+            final = final_numbers(result) if record.state == "done" else None
+            if final is not None:
+                final_valid, final_test, final_epoch = final["valid_ppl"], final["test_ppl"], final.get("state_epoch")
         if proposal.duplicate_of is not None:
             status = "duplicate"
         elif c in plan.failed:
@@ -151,7 +144,7 @@ def dense_entry(records: dict[str, JobRecord], final_epochs: int) -> dict[str, A
     return out
 
 
-def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: float,
+def build_results(cfg, strategy, plan: Plan, records: dict[str, JobRecord], *, wall_s: float,
                   export_dir: Path | None = None) -> dict[str, Any]:
     s = cfg.search
     candidates = candidate_entries(plan, records)
@@ -185,7 +178,7 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
         },
     }
     if s.final_seeds > 1:                  # absent with one seed: results.json as it always was
-        out["seeds"] = seed_section(cfg, plan, candidates, records)
+        out["seeds"] = seed_section(cfg, strategy, plan, candidates, records)
         out["cost"]["seed_epochs"] = sum(r.result.get("epochs_trained", r.job.epoch) for r in records.values()
                                          if r.job.kind == "seed" and r.state == "done" and r.result)
         out["cost"]["seed_train_s"] = sum(r.result.get("train_s", 0.0) for r in records.values()
@@ -193,12 +186,11 @@ def build_results(cfg, plan: Plan, records: dict[str, JobRecord], *, wall_s: flo
     return finite_or_null(out)
 
 
-def seed_section(cfg, plan: Plan, candidates: list[dict[str, Any]], records: dict[str, JobRecord]) -> dict[str, Any]:
+def seed_section(cfg, strategy, plan: Plan, candidates: list[dict[str, Any]], records: dict[str, JobRecord]) -> dict[str, Any]:
     """search.final_seeds > 1: every finished model's final numbers under each seed (the search's
     seed first), mean and sd; the winner against the runner-up and the dense model (seed_noise.py).
     A model appears once all its seeds are done."""
     n = cfg.search.final_seeds
-    strategy = strategy_for(cfg)
 
     def under_seeds(candidate: int | None) -> dict[str, Any] | None:
         runs = seed_results(cfg, strategy, records, candidate)

@@ -22,18 +22,20 @@ from hyperprune.errors import UserError
 from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
 from hyperprune.run_files import read_log, results_path, write_context, write_results
 from hyperprune.search import dashboard, schedule
+from hyperprune.search.asha_trial import TrialTakenOver
 from hyperprune.search.banner import search_banner
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.console import SearchConsole
 from hyperprune.search.candidate import JobFailed
 from hyperprune.search.context import search_context
-from hyperprune.search.execute import JobYielded, LeaseLost, Workbench
+from hyperprune.search.execute import Workbench
 from hyperprune.search.indistinguishable_choices import indistinguishable_choices
-from hyperprune.search.jobs import Claim, Heartbeat, Job, JobQueue, JobRecord
+from hyperprune.search.jobs import Claim, Heartbeat, Job, JobGivenBack, JobLease, JobQueue, JobRecord, LeaseLost
 from hyperprune.search.lyapunov_k import check_k
 from hyperprune.search.results import build_results, export_winner, winner_run_dir
 from hyperprune.search.search_log import write_search_log
 from hyperprune.search.storage import SingleProcessLock, open_storage, quiet_optuna, redact, retrying, scheme
+from hyperprune.search.strategies import strategy_for
 from hyperprune.train.provenance import provenance, record_end
 from hyperprune.train.tensorboard import NoMirror, search_run_name, tensorboard_mirror
 
@@ -53,7 +55,7 @@ class SearchLoop:
     `corpus` and `probe`, where given, were read by the caller already (see `Workbench`).
     """
 
-    def __init__(self, cfg: SearchConfig, storage, *, device: str | None = None, owner: bool = False,
+    def __init__(self, cfg: SearchConfig, strategy, storage, *, device: str | None = None, owner: bool = False,
                  verbose: bool = True, poll_s: float = 2.0, corpus=None, probe=None):
         self.cfg = cfg
         self.storage = storage
@@ -63,8 +65,8 @@ class SearchLoop:
             torch.set_num_threads(cfg.search.threads)
         self.queue = JobQueue(storage, cfg.study_name + ".jobs", cfg.search.heartbeat_interval)
         self.study = optuna.load_study(study_name=cfg.study_name, storage=storage)
-        self.bench = Workbench(cfg, device, self.study, corpus=corpus, probe=probe)
-        self.strategy = self.bench.strategy
+        self.strategy = strategy
+        self.bench = Workbench(cfg, strategy, device, self.study, corpus=corpus, probe=probe)
         self.pool = self.strategy.pool(self.bench.space, self.study)
         self.console = SearchConsole(cfg, self.strategy, verbose)
         self.start = time.perf_counter()
@@ -113,20 +115,18 @@ class SearchLoop:
             dashboard.start_candidate(self.study, self.bench.space, plan.proposal(job.candidate))
         with Heartbeat(self.queue, claim.trial_id):
             try:
-                result, value = self.bench.run(job, plan.proposals, records, lambda: self.queue.still_mine(claim),
-                                               lambda waiting_on: self.idle(claim, waiting_on),
-                                               self.console.epoch_done)
+                result, value = self.bench.run(job, plan.proposals, records, self.lease(claim))
             except JobFailed as exc:
                 self.queue.fail(claim, exc.reason, exc.result)
                 self.console.job_done(job, None, time.perf_counter() - start, plan, records, self.elapsed(),
                                       failure=exc.reason)
                 return
-            except LeaseLost:
+            except (LeaseLost, TrialTakenOver):
                 self.console.job_taken_over(job)
                 return
-            except JobYielded:
-                self.queue.interrupt(claim)        # planned again, after the job it waited on
-                self.console.job_yielded(job)
+            except JobGivenBack as exc:
+                self.queue.interrupt(claim)        # planned again (after the job it waited on, say)
+                self.console.job_given_back(job, str(exc))
                 return
             except BaseException:
                 self.queue.interrupt(claim)
@@ -139,25 +139,13 @@ class SearchLoop:
         self.record_candidate(job, plan, result)
         self.console.job_done(job, result, time.perf_counter() - start, plan, records, self.elapsed())
 
-    def idle(self, claim: Claim, waiting_on: list[int]) -> list[int]:
-        """A wait of `claim`'s job on the candidates `waiting_on` (asha candidate-order). Returns
-        those whose job has ended, failed for good or done (they will never report: no longer waited
-        on); sleeps while the others are being run; gives the job back when one is not (its worker
-        died, or it was never started), so that this process runs that one instead of waiting forever."""
-        if not self.queue.still_mine(claim):
-            raise LeaseLost(claim.job.key)
-        self.queue.fail_stale()
-        records = self.queue.records()
-        gone = []
-        for c in waiting_on:
-            record = records.get(self.strategy.final_job(c).key)
-            if record is not None and record.state in ("failed", "done"):
-                gone.append(c)
-            elif record is None or record.state in ("waiting", "lost"):
-                raise JobYielded(claim.job.key)
-        if not gone:
-            time.sleep(self.poll_s)
-        return gone
+    def lease(self, claim: Claim) -> JobLease:
+        """What the job of `claim` may ask of this process while it runs (`jobs.JobLease`)."""
+        def stored() -> dict[str, JobRecord]:
+            self.queue.fail_stale()                # a worker that died no longer holds its job
+            return self.queue.records()
+        return JobLease(claim.job, lambda: self.queue.still_mine(claim), self.console.epoch_done, stored,
+                        lambda: time.sleep(self.poll_s))
 
     def record_candidate(self, job: Job, plan: schedule.Plan, result: dict[str, Any]) -> None:
         """The main study holds one trial per candidate, with its scores as intermediate values and
@@ -189,7 +177,7 @@ class SearchLoop:
             # A worker publishing for a search process that may be gone: the total so far is what that
             # process last stored, or this worker's own time where longer. Only the owner stores it.
             wall_s = max(wall_s, float(retrying(lambda: self.study.user_attrs).get("wall_s", 0.0)))
-        results = build_results(self.cfg, plan, records, wall_s=wall_s, export_dir=export_dir)
+        results = build_results(self.cfg, self.strategy, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
         write_search_log(run_dir, results, self.bench.candidate_dir)
         self.tensorboard.update(read_log(run_dir))
@@ -250,10 +238,11 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
     cfg = resolved_paths(cfg)
     run_dir = writable_run_dir(Path(cfg.run_dir))
     mirror = tensorboard_mirror(tensorboard, search_run_name)
-    check_k(cfg)
+    strategy = strategy_for(cfg)          # built once: the loop, its bench, console and results share it
+    check_k(cfg, strategy)
     # A bad device, space or corpus fails before anything is stored; the loop's own bench, made for
     # the study once it exists, takes over the corpus and probe read here.
-    checked = Workbench(cfg, device)
+    checked = Workbench(cfg, strategy, device)
     for epoch in [cfg.search.first_epoch, *checked.strategy.compared_epochs()]:
         checked.probe_at(epoch)                         # every probe fits the validation split
     dir_lock = run_dir_lock(run_dir, "search").acquire()   # the same lock `train` takes
@@ -268,7 +257,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         storage = open_storage(cfg.storage_url, cfg.search.heartbeat_interval)
         _open_study(cfg, storage)
         atomic_write_text(run_dir / "search.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        loop = SearchLoop(cfg, storage, device=device, owner=True, verbose=verbose,
+        loop = SearchLoop(cfg, strategy, storage, device=device, owner=True, verbose=verbose,
                           corpus=checked.corpus, probe=checked.probe)
         loop.tensorboard = mirror
         bench = loop.bench
@@ -277,7 +266,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         context = search_context(cfg, bench, torch.get_num_threads())
         write_context(run_dir, {**context, **provenance(source)})         # the report's header reads it
         if verbose:
-            loop.console.started(search_banner(cfg, context, loop.queue.records(), redact(cfg.storage_url)),
+            loop.console.started(search_banner(cfg, strategy, context, loop.queue.records(), redact(cfg.storage_url)),
                                  indistinguishable_choices(bench.space, len(bench.corpus.vocab)))
         plan, records = loop.run()
         results = loop.publish(plan, records)
@@ -312,12 +301,12 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
                         "'hyperprune search' alone, or put the study on postgresql:// (or mysql://, journal:///)")
     cfg = load_study_config(open_storage(storage_url), study_name)
     storage = open_storage(storage_url, cfg.search.heartbeat_interval)
-    loop = SearchLoop(cfg, storage, device=device, owner=False, verbose=verbose)
+    loop = SearchLoop(cfg, strategy_for(cfg), storage, device=device, owner=False, verbose=verbose)
     console = loop.console
     if verbose:
         # the same banner as the search process's: what this worker will train, on which device
         context = search_context(cfg, loop.bench, torch.get_num_threads())
-        console.started(search_banner(cfg, context, loop.queue.records(), redact(storage_url)), [])
+        console.started(search_banner(cfg, loop.strategy, context, loop.queue.records(), redact(storage_url)), [])
     console.worker_joined(study_name, redact(storage_url))
     plan, records = loop.run()
     console.worker_finished(study_name, plan.winner)

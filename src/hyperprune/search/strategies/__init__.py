@@ -6,6 +6,9 @@
 
 Each module registers its `SearchStrategy` subclass (see `base.py`) with `@STRATEGIES.register`,
 the registry every named choice uses (`hyperprune.registry`), so an unknown name is a one-line error naming the closest.
+A strategy owns all of its logic: its plan, its cost, its words, and the jobs it plans (`run_job`;
+asha's rung loop is `asha_rungs.py`). Its own settings are constructor arguments, checked there;
+`from_config` reads them from a YAML config's `search:` section.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ STRATEGIES = Registry("search.strategy", "hyperprune.search.strategies")
 
 
 def strategy_for(cfg):
-    """The `SearchStrategy` that `cfg.search.strategy` names, built for `cfg` (its arguments checked)."""
-    return STRATEGIES.get(cfg.search.strategy).fn(cfg)
+    """The `SearchStrategy` that `cfg.search.strategy` names, built for `cfg` with its own settings
+    (`from_config`; its arguments checked). Built once where a search, a dry run or a status starts,
+    and passed on from there."""
+    return STRATEGIES.get(cfg.search.strategy).fn.from_config(cfg)
 
 
 def strategy_names() -> list[str]:

@@ -16,24 +16,35 @@ then make the same ones, at the price of idle waits (and a worker whose wait is 
 gives its own job back and takes that one). With the random sampler, seeded per candidate, the whole
 search is then one process's; a learning sampler (tpe) still sees finished trials in timing order.
 
-    asha:C@budget for every candidate: one job per trial, trained rung by rung (`asha_trial.py`).
+    asha:C@budget for every candidate: one job per trial, trained rung by rung (`asha_rungs.py`),
+    its trial kept in the main study (`asha_trial.py`).
+
+    ASHA(cfg, promotion="arrival")      # or "candidate-order"; YAML: search.asha_promotion
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import optuna
 
+from hyperprune.config import check_choice
 from hyperprune.errors import UserError
 from hyperprune.search import rounds as round_logic
-from hyperprune.search.asha_trial import proposals_of
-from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.asha_trial import AshaTrial, proposals_of
+from hyperprune.search.candidate import CandidateRun
+from hyperprune.search.jobs import Job, JobLease, JobRecord, final_numbers, job_scores
+from hyperprune.search.proposals import Proposal
 from hyperprune.search.rounds import Round
 from hyperprune.search.schedule import Plan, note_failure, settled
 from hyperprune.search.strategies import STRATEGIES
-from hyperprune.search.strategies.base import SearchStrategy, StudyProposals
+from hyperprune.search.strategies.asha_rungs import settled_below, train_trial
+from hyperprune.search.strategies.base import SearchStrategy, StudyProposals, scores_text
+
+# Which trials a trial competes with at a rung: those that reported there before it (Optuna's), or
+# the candidates of lower id, waited for (ours: the promotions of one process, whatever the workers).
+PROMOTIONS = ("arrival", "candidate-order")
 
 
 def reduction_factor(keep: round_logic.Keep) -> int:
@@ -79,14 +90,20 @@ class ASHA(SearchStrategy):
     records_dashboard_trials = False      # its trials are the sampler's own, written as they go
     prints_rounds = False                 # rungs fill up asynchronously: results.json shows them
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, promotion: str = "arrival"):
         super().__init__(cfg)
+        check_choice("search.asha_promotion", promotion, PROMOTIONS)
+        self.promotion = promotion
         s = self.settings
         if s.sampler == "grid":
             # each trial is asked on its own, when a worker starts it: there is no pool to lay a grid on
             raise UserError("search.sampler = grid is not available with strategy asha; use tpe or random")
         self.eta = reduction_factor(s.keep)
         self.rungs = asha_rungs(s.first_epoch, s.keep, self.final_epochs)
+
+    @classmethod
+    def from_config(cls, cfg) -> "ASHA":
+        return cls(cfg, promotion=cfg.search.asha_promotion)
 
     def pruner(self) -> optuna.pruners.SuccessiveHalvingPruner:
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=self.settings.first_epoch,
@@ -96,7 +113,7 @@ class ASHA(SearchStrategy):
         """Whether `trial` (an `AshaTrial`) stops at rung `epoch`, where it just reported `value`.
         `idle(waiting_on)` is called while lower candidates are not settled there (candidate-order);
         it returns those that never will be (their job failed for good)."""
-        if self.settings.asha_promotion == "arrival":
+        if self.promotion == "arrival":
             return trial.should_stop()
         gone: set[int] = set()
         while True:
@@ -105,6 +122,24 @@ class ASHA(SearchStrategy):
             if not waiting_on:
                 return not promotable(value, values, self.eta)
             gone.update(idle(waiting_on))
+
+    def idle(self, lease: JobLease, waiting_on: list[int]) -> list[int]:
+        """A wait of `lease`'s trial on the lower candidates `waiting_on` (see `asha_rungs.settled_below`)."""
+        return settled_below(self, lease, waiting_on)
+
+    def run_job(self, bench, job: Job, proposals: list[Proposal], records: dict[str, JobRecord],
+                lease: JobLease) -> tuple[dict[str, Any], float]:
+        """A trial (`asha:C@budget`), its candidate asked from the main study's sampler now
+        (asynchronously: it learns from whatever is finished); a top-rung trial's seed jobs are the
+        default ones."""
+        if job.kind != "asha":
+            return super().run_job(bench, job, proposals, records, lease)
+        trial = AshaTrial.open(bench.study, bench.space, self.cfg, job.candidate, self.pruner())
+        proposal = trial.proposal
+        if proposal.duplicate_of is not None:
+            return {"duplicate_of": proposal.duplicate_of, "params": proposal.params,
+                    "fingerprint": proposal.fingerprint}, 0.0
+        return train_trial(self, CandidateRun(bench, job.candidate, proposal), trial, records, lease)
 
     def pool(self, space, study) -> StudyProposals:
         return StudyProposals(lambda: proposals_of(study))
@@ -129,10 +164,10 @@ class ASHA(SearchStrategy):
             if record is None or record.state != "done" or record.result.get("duplicate_of") is not None:
                 continue
             result = record.result
-            reached[job.candidate] = {int(e): v for e, v in result["scores"].items()}
+            reached[job.candidate] = job_scores(job, result)
             if result.get("pruned_at") is not None:
                 out.eliminated[job.candidate] = int(result["pruned_at"])
-            elif result.get("test_ppl") is not None:
+            elif final_numbers(result) is not None:
                 finals[job.candidate] = result["valid_ppl"]
         # Rungs as rounds: who reported there, and who went on.
         for r, epoch in enumerate(self.rungs[:-1]):
@@ -156,6 +191,16 @@ class ASHA(SearchStrategy):
 
     def candidate_spectra(self) -> int:
         return self.settings.n_candidates * len(self.rungs) if self.settings.metric == "ls" else 0
+
+    def result_words(self, job: Job, result: dict[str, Any]) -> list[str]:
+        """Every rung's score and the decision, as LSH prints each round."""
+        if job.kind != "asha":
+            return super().result_words(job, result)        # a top-rung trial's seed job
+        scores = job_scores(job, result)
+        if result.get("pruned_at") is None:
+            return [scores_text(scores), "went on at every rung"]
+        return [scores_text(scores), f"stopped at rung {result['pruned_at']} (epoch {max(scores)}): not in the "
+                                     f"best 1/{self.eta} there"]
 
     def describe(self) -> str:
         return f"ASHA on the {self.metric_words()}"

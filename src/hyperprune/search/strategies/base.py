@@ -12,7 +12,8 @@ from __future__ import annotations
 import abc
 from typing import Any, Callable, ClassVar
 
-from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.candidate import CandidateRun, repeated_training
+from hyperprune.search.jobs import Job, JobLease, JobRecord, job_scores
 from hyperprune.search.proposals import Proposal, Proposer
 from hyperprune.search.schedule import Plan
 
@@ -28,11 +29,18 @@ class SearchStrategy(abc.ABC):
     prints_rounds: ClassVar[bool] = True  # whether the console prints each round as it closes
 
     def __init__(self, cfg):
+        """`cfg` the search's config (a `SearchConfig`); a strategy's own settings are further
+        arguments, checked here as Optuna's samplers check theirs (one-line `UserError`)."""
         self.cfg = cfg
         self.settings = cfg.search
         self.final_epochs = cfg.final_epochs
         # search.final_seeds; settings made by hand without it (a plain namespace) mean one seed
         self.final_seeds = getattr(self.settings, "final_seeds", 1)
+
+    @classmethod
+    def from_config(cls, cfg) -> "SearchStrategy":
+        """The strategy a YAML config describes: its own settings read from `cfg.search` (`strategy_for`)."""
+        return cls(cfg)
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -63,6 +71,22 @@ class SearchStrategy(abc.ABC):
     def first_job(self, candidate: int) -> Job:
         """A candidate's first job: the one counted as "candidates done" when a search resumes."""
         return self.final_job(candidate)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def run_job(self, bench, job: Job, proposals: list[Proposal], records: dict[str, JobRecord],
+                lease: JobLease) -> tuple[dict[str, Any], float]:
+        """(result, value) of one of this strategy's candidate jobs, run on `bench` (a `Workbench`)
+        for the worker holding `lease`. The default runs the jobs every strategy may plan: `score`
+        (trained to its epoch and scored there), `final` and `seed` (to the budget, then tested). A
+        strategy with a job of its own (asha's trials) runs it here and leaves these to this one."""
+        if job.kind not in ("score", "final", "seed"):
+            raise ValueError(f"strategy {self.name} runs no job of kind {job.kind!r} ({job.key})")
+        proposal = next(p for p in proposals if p.slot == job.candidate)
+        run = CandidateRun(bench, job.candidate, proposal, job.replica)
+        repeated = repeated_training(run.trainer, job, records)
+        result, value = run.run_to(job, records, lease.check)
+        return {**result, **repeated}, value
 
     @staticmethod
     def pick_winner(final_valid_ppl: dict[int, float]) -> int | None:
@@ -147,6 +171,14 @@ class SearchStrategy(abc.ABC):
                f"the winner-vs-dense comparison")
         return f"dense: trained to epoch {self.final_epochs} for {why}"
 
+    def result_words(self, job: Job, result: dict[str, Any]) -> list[str]:
+        """What the console says of a finished candidate job's scores (`jobs.job_scores`), between
+        its epoch and its perplexities: a score job's one score; nothing for a final training."""
+        scores = job_scores(job, result)
+        if len(scores) == 1:
+            return [f"score {next(iter(scores.values())):9.4g}"]
+        return [scores_text(scores)] if scores else []
+
     def candidates_settled(self, records: dict[str, JobRecord]) -> int:
         """Candidates whose first job is settled (done or failed): a resumed search's progress."""
         return sum(1 for r in records.values() if r.state in ("done", "failed") and r.job.candidate is not None
@@ -171,6 +203,11 @@ class SearchStrategy(abc.ABC):
         so that the study's `best_trial` (optuna-dashboard's "best") is the winner. Eliminated
         candidates are PRUNED with no value; their scores stay as intermediate values."""
         return final_result["valid_ppl"] if final_result is not None else None
+
+
+def scores_text(scores: dict[int, float]) -> str:
+    """"scores e1 4.25, e2 5.5": several scores of one job, by epoch."""
+    return "scores " + ", ".join(f"e{e} {v:.4g}" for e, v in sorted(scores.items()))
 
 
 class StudyProposals:

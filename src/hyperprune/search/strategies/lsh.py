@@ -8,15 +8,18 @@ final validation perplexity wins (`rounds.py` holds the elimination rule).
 
     dense@E for every epoch compared at, then score:C@e0 for every candidate, score:C@E for the
     survivors of each round, and final:C@budget for the finalists.
+
+    LSH(cfg, finalists=2, epochs_per_round=3)     # YAML: search.finalists, search.epochs_per_round
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hyperprune.config import check_range
 from hyperprune.errors import UserError
 from hyperprune.search import rounds as round_logic
-from hyperprune.search.jobs import Job, JobRecord
+from hyperprune.search.jobs import Job, JobRecord, job_scores
 from hyperprune.search.rounds import FAILED, PENDING
 from hyperprune.search.schedule import Plan, note_failure, outcome, settled
 from hyperprune.search.strategies import STRATEGIES
@@ -28,16 +31,25 @@ class LSH(SearchStrategy):
     name = "lsh"
     title = "LSH search"
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, finalists: int = 2, epochs_per_round: int = 3):
+        """`finalists` F: rounds stop at this many, who train to the budget; `epochs_per_round` ei:
+        survivors train this many more epochs per round (the defaults are `SearchSettings`'s)."""
         super().__init__(cfg)
         s = self.settings
-        if s.finalists > s.n_candidates:
+        check_range("search.finalists", finalists, 1)
+        check_range("search.epochs_per_round", epochs_per_round, 0)
+        if finalists > s.n_candidates:
             # as LSHPruner refuses more finalists than trials, rather than quietly training fewer
-            raise UserError(f"search.finalists = {s.finalists} is more than search.n_candidates = "
+            raise UserError(f"search.finalists = {finalists} is more than search.n_candidates = "
                             f"{s.n_candidates}; allowed: 1 to {s.n_candidates} ({s.n_candidates}: no rounds)")
         # The round schedule, as attributes so that a variant of LSH is a subclass that sets them.
-        self.keep, self.epochs_per_round = s.keep, s.epochs_per_round
-        self.sizes = round_logic.planned_sizes(s.n_candidates, self.keep, s.finalists)
+        self.finalists, self.keep, self.epochs_per_round = finalists, s.keep, epochs_per_round
+        self.sizes = round_logic.planned_sizes(s.n_candidates, self.keep, finalists)
+
+    @classmethod
+    def from_config(cls, cfg) -> "LSH":
+        s = cfg.search
+        return cls(cfg, finalists=s.finalists, epochs_per_round=s.epochs_per_round)
 
     def score_job(self, candidate: int, epoch: int) -> Job:
         return Job("score", epoch, candidate)
@@ -69,7 +81,7 @@ class LSH(SearchStrategy):
         progress = round_logic.advance(
             {c: first(c) for c in unique if first(c) is not FAILED},
             lambda c, epoch: outcome(records.get(self.score_job(c, epoch).key), "score"),
-            e0=s.first_epoch, ei=self.epochs_per_round, final=final, keep=self.keep, finalists=s.finalists)
+            e0=s.first_epoch, ei=self.epochs_per_round, final=final, keep=self.keep, finalists=self.finalists)
         out.rounds = progress.rounds
         for r in progress.rounds:
             for c in r.candidates:
@@ -103,18 +115,18 @@ class LSH(SearchStrategy):
     def planned_epochs(self, n: int) -> int:
         s, final = self.settings, self.final_epochs
         total, epoch = n * s.first_epoch, s.first_epoch
-        sizes = round_logic.planned_sizes(n, self.keep, s.finalists)
+        sizes = round_logic.planned_sizes(n, self.keep, self.finalists)
         if len(sizes) == 1:
             return total + n * (final - epoch)
         for m in sizes[1:]:
-            if m <= s.finalists:
+            if m <= self.finalists:
                 return total + m * (final - epoch)
             nxt = min(epoch + self.epochs_per_round, final)
             total, epoch = total + m * (nxt - epoch), nxt
         return total
 
     def planned_finalists(self) -> int:
-        return min(self.settings.finalists, self.settings.n_candidates)
+        return min(self.finalists, self.settings.n_candidates)
 
     def candidate_spectra(self) -> int:
         if self.settings.metric != "ls":
@@ -130,13 +142,13 @@ class LSH(SearchStrategy):
 
     def schedule_line(self) -> str:
         s = self.settings
-        return (f"e0 {s.first_epoch}, +{self.epochs_per_round} per round, {s.finalists} finalist(s) to "
+        return (f"e0 {s.first_epoch}, +{self.epochs_per_round} per round, {self.finalists} finalist(s) to "
                 f"{self.final_epochs}")
 
     def plan_lines(self) -> list[str]:
         lines = super().plan_lines()
         s = self.settings
-        lines.insert(len(lines) - 1, f"finalists: {min(s.finalists, s.n_candidates)} trained to epoch "
+        lines.insert(len(lines) - 1, f"finalists: {min(self.finalists, s.n_candidates)} trained to epoch "
                                      f"{self.final_epochs}")
         return lines
 
@@ -145,4 +157,4 @@ class LSH(SearchStrategy):
         return f", {finals} finalist(s) done" if finals else ""
 
     def dashboard_values(self, job: Job, result: dict[str, Any]) -> dict[int, float]:
-        return {job.epoch: result["score"]} if job.kind == "score" else {}
+        return job_scores(job, result)
