@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import os
 import random
 from pathlib import Path
@@ -73,3 +76,44 @@ def write_tiny_corpus(folder: Path, vocab: int = 50, lines: tuple[int, int, int]
 @pytest.fixture(scope="session")
 def tiny_corpus_dir(tmp_path_factory) -> Path:
     return write_tiny_corpus(tmp_path_factory.mktemp("tiny") / "corpus")
+
+
+
+@pytest.fixture(scope="session")
+def _tiny_searches(tiny_corpus_dir, tmp_path_factory):
+    from hyperprune.search import run_search
+    from tests.search.conftest import tiny_search
+    done = {}
+
+    def run(name: str, **sections):
+        key = (name, repr(sorted(sections.items())))
+        if key not in done:
+            cfg = tiny_search(tiny_corpus_dir, tmp_path_factory.mktemp("tiny-search") / name, **sections)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                results = run_search(cfg)
+            done[key] = cfg, results, printed.getvalue()
+        cfg, results, printed = done[key]
+        return copy.deepcopy(cfg), copy.deepcopy(results), printed
+    return run
+
+
+@pytest.fixture
+def shared_tiny_search(_tiny_searches):
+    """shared_tiny_search(name, **sections) -> (config, results, what it printed) of tests/search/
+    conftest.py's `tiny_search_raw` with `sections`, searched once per session in a folder `name`,
+    since several tests read the same search. The config and results are a copy for each test; the
+    run directory is shared, so a test may add files there but must not change or remove the search's."""
+    return _tiny_searches
+
+
+@pytest.fixture
+def tiny_search_run(shared_tiny_search):
+    """The tiny search as written (lsh on the spectrum distance, 6 candidates, 3 epochs), in `run`."""
+    return shared_tiny_search("run")
+
+
+@pytest.fixture
+def tiny_loss_search_run(shared_tiny_search):
+    """The tiny search on validation loss (search.metric: loss), in `loss`."""
+    return shared_tiny_search("loss", search={"metric": "loss"})

@@ -183,11 +183,12 @@ def test_every_command_has_examples_and_every_argument_a_help_line():
 
 def test_a_search_without_a_winner_exits_non_zero(monkeypatch, tmp_path, capsys):
     import hyperprune.search
+    from hyperprune.search.search_results import parse_search_results
 
     config = tmp_path / "s.yaml"
     config.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "run"), "sparse": {"sparsity": 0.5}}))
     monkeypatch.setattr(hyperprune.search, "run_search",
-                        lambda cfg, **kw: {"status": "complete", "winner": None})
+                        lambda cfg, **kw: parse_search_results({"status": "complete", "winner": None}, tmp_path))
     assert main(["search", str(config)]) == 1
     assert capsys.readouterr().err.strip() == (f"hyperprune: error: the search has no winner: every candidate "
                                                f"failed; see {tmp_path / 'run' / 'results.json'}")

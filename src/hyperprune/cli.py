@@ -297,7 +297,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             results = dry_run(cfg, device=args.device, timing=not args.no_timing)
         else:
             results = run_search(cfg, device=args.device, verbose=not args.quiet, source=args.config,
-                                 tensorboard=args.tensorboard)
+                                 tensorboard=args.tensorboard).to_dict()
     if args.json:
         print(json.dumps(results))
     if results.get("status") == "complete" and results.get("winner") is None:

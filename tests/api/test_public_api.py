@@ -33,7 +33,7 @@ def test_every_public_name_resolves_and_unknown_ones_do_not():
     for name in expected:
         assert getattr(hyperprune, name) is expected[name], name
     assert hyperprune.spectrum.__name__ == "module_spectrum"
-    assert hyperprune.sparse_engine.__module__ == "hyperprune.sparse.any_module"
+    assert hyperprune.sparse_engine.__module__ == "hyperprune.sparse.engine"
     assert set(hyperprune.__all__) <= set(dir(hyperprune))
     with pytest.raises(AttributeError, match="no attribute 'spectra'"):
         hyperprune.spectra  # noqa: B018

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from user_world import UserLM, train_epoch
 
-from hyperprune import SparseEngine, UserError, sparse_engine
+from hyperprune import SparseConfig, SparseEngine, UserError, sparse_engine
 from hyperprune.models import ModelConfig, build_model
 from hyperprune.sparse.any_module import ModuleWeights
 
@@ -42,6 +42,21 @@ def test_an_nn_lstm_gets_the_same_masks_as_our_lstm_stack_with_the_same_shapes()
     names = [n for n in a.masks]
     assert [b.masks[m].shape for m in b.masks] == [a.masks[n].shape for n in names]
     assert all(torch.equal(a.masks[n], b.masks[m]) for n, m in zip(names, b.masks))
+
+
+def test_sparse_engine_is_the_engine_built_from_its_keywords_as_a_config():
+    """One construction: SparseEngine takes any module too; sparse_engine only makes the config."""
+    model = UserLM(hidden=8, layers=2)
+    a = sparse_engine(model, 0.6, epochs=3, steps_per_epoch=5, seed=7, weights=["rnn.weight_hh_l0", "out.weight"],
+                      death="magnitude")
+    b = SparseEngine(model, SparseConfig(sparsity=0.6, death="magnitude"), epochs=3, steps_per_epoch=5, seed=7,
+                     weights=["rnn.weight_hh_l0", "out.weight"])
+    a.apply()
+    b.apply()
+    assert a.cfg == b.cfg and list(a.params) == list(b.params) == ["rnn.weight_hh_l0", "out.weight"]
+    assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks)
+    whole = SparseEngine(model, SparseConfig(sparsity=0.6), epochs=3, steps_per_epoch=5)   # seed 0, every matrix
+    assert list(whole.params) == list(ModuleWeights(model).sparsifiable()) and whole.seed == 0
 
 
 def test_the_engine_keeps_the_exact_sparsity_of_a_plain_lstm_through_training_and_updates():

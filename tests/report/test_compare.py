@@ -8,23 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hyperprune.cli import main
 from hyperprune.report.html import format_value
-from tests.search.conftest import tiny_search_raw
 
 
-@pytest.fixture(scope="module")
-def two_searches(tiny_corpus_dir, tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("compare")
-    runs = []
-    for metric in ("ls", "loss"):
-        config = root / f"{metric}.yaml"
-        config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, root / metric, search={"metric": metric})))
-        assert main(["search", str(config), "--quiet"]) == 0
-        runs.append(root / metric)
-    return runs[0], runs[1]
+@pytest.fixture
+def two_searches(tiny_search_run, tiny_loss_search_run) -> tuple[Path, Path]:
+    """A: the tiny search as written (metric ls), B: the same on validation loss; each run once per session."""
+    return Path(tiny_search_run[0].run_dir), Path(tiny_loss_search_run[0].run_dir)
 
 
 def results_of(run: Path) -> dict:

@@ -10,7 +10,8 @@ import pytest
 from synthetic_search import N_CANDIDATES, make_context, make_results, write_run
 from test_report_in_browser import CHROMIUM
 
-from hyperprune.report import load_search_results, write_report
+from hyperprune.report import write_report
+from hyperprune.search import load_results
 from hyperprune.report.context import context_rows, tie_notes
 from hyperprune.report.figures import _largest_first
 
@@ -26,7 +27,7 @@ def test_title_and_context_from_context_json(tmp_path):
                 f"sparsity, ranked by their Lyapunov-spectrum distance to the dense model over 2 rounds; "
                 f"candidate {w['id']} won (valid ppl {w['valid_ppl']:.2f})")
     assert f"<title>{expected}</title>" in page and f"<h1>{expected}</h1>" in page
-    rows = dict(context_rows(load_search_results(run), make_context()))
+    rows = dict(context_rows(load_results(run), make_context()))
     assert rows["data"].startswith("ptb (word-level): 929,589 train / 73,760 valid")
     assert rows["masked tensors"] == "layers.0.weight_hh (800x200), layers.1.weight_hh (800x200)"
     assert rows["rounds"] == "0 at epoch 1: 7 -> 4, 1 at epoch 2: 4 -> 2"
@@ -55,7 +56,7 @@ def test_a_tie_that_decided_a_round_is_on_the_page(tmp_path):
     if lo != kept:                                                  # ids break ties: keep the lower id
         first["kept"] = [c if c != kept else lo for c in first["kept"]]
     run = write_run(tmp_path / "run", results)
-    notes = tie_notes(load_search_results(run))
+    notes = tie_notes(load_results(run))
     score = first["scores"][str(kept)]
     assert notes == [f"Tie: round 0 at epoch 1: candidates {lo}, {hi} tie at score {score:.6g}; broken by "
                      f"candidate id: kept [{lo}], eliminated [{hi}]"]
@@ -84,7 +85,7 @@ def test_spectra_figures_have_units_sorted_curves_and_legends_naming_round_and_e
     from hyperprune.report import figures
     drawn = []
     monkeypatch.setattr(figures, "_png", lambda fig: drawn.append(fig) or b"")
-    results = load_search_results(complete_run)
+    results = load_results(complete_run)
     made, _ = figures.spectra_figures(results)
     assert [f.name for f in made] == ["spectra_round0_e1", "spectra_round1_e2"]
     ax = drawn[0].axes[0]

@@ -123,8 +123,8 @@ def test_a_strategy_that_is_not_lsh_runs_a_search_end_to_end(tiny_cfg):
     finally:
         STRATEGIES._items.pop("median-stopping")
 
-    assert results["strategy"] == "median-stopping" and results["status"] == "complete"
-    candidates = results["candidates"]
+    assert results.strategy == "median-stopping" and results.status == "complete"
+    candidates = results.candidates
     assert [c["id"] for c in candidates] == [0, 1, 2, 3]
     scores = [{int(e): v for e, v in c["scores"].items()} for c in candidates]
     ends = [c["epochs_trained"] for c in candidates]
@@ -143,12 +143,12 @@ def test_a_strategy_that_is_not_lsh_runs_a_search_end_to_end(tiny_cfg):
     # the winner: the lowest final validation perplexity among those trained to the budget
     finals = {c["id"]: c["final_valid_ppl"] for c in candidates if c["final_valid_ppl"] is not None}
     assert sorted(finals) == [0, 1]
-    assert results["winner"]["id"] == min(finals, key=finals.get)
-    assert results["winner"]["valid_ppl"] == finals[results["winner"]["id"]]
-    loser = 1 - results["winner"]["id"]
-    assert candidates[results["winner"]["id"]]["status"] == "winner" and candidates[loser]["status"] == "finalist"
+    assert results.winner["id"] == min(finals, key=finals.get)
+    assert results.winner["valid_ppl"] == finals[results.winner["id"]]
+    loser = 1 - results.winner["id"]
+    assert candidates[results.winner["id"]]["status"] == "winner" and candidates[loser]["status"] == "finalist"
     # its cost: only the epochs trained (3 + 3 + 1 + 1), against 4 x 3 to train all fully
-    assert results["cost"]["epochs_total"] == 8 and results["cost"]["full_training_epochs"] == 12
+    assert results.cost["epochs_total"] == 8 and results.cost["full_training_epochs"] == 12
 
 
 def test_its_own_argument_is_checked_when_built(tiny_cfg):

@@ -36,11 +36,11 @@ def test_a_later_search_rewinds_the_cached_dense_run_to_an_earlier_epoch(tiny_cf
     straight = Trainer(dense.config, tmp_path / "straight", verbose=False)
     straight.train(until_epoch=1)
     at_1, _ = measure(straight, probe, cfg)
-    assert results["dense"]["spectra"] == {"1": [float(v) for v in at_1.mean]}
+    assert results.dense["spectra"] == {"1": [float(v) for v in at_1.mean]}
     assert at_1.mean.tolist() != at_3.mean.tolist()
-    assert results["dense"]["valid_ppl_by_epoch"]["1"] == straight.history[0].valid_ppl
-    assert results["dense"]["test_ppl"] == cached.evaluate("test")
-    for c in results["candidates"]:
+    assert results.dense["valid_ppl_by_epoch"]["1"] == straight.history[0].valid_ppl
+    assert results.dense["test_ppl"] == cached.evaluate("test")
+    for c in results.candidates:
         assert "1" in c["scores"] and c["status"] in ("finalist", "winner")
     # the cached run is untouched, its new spectrum is cached beside it, and no scratch copy is left
     assert {p.name: p.stat().st_mtime_ns for p in checkpoints.iterdir()} == stamps

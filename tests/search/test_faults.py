@@ -35,16 +35,16 @@ def test_a_diverging_candidate_is_marked_failed_and_the_search_goes_on(tiny_cfg)
     cfg = tiny_cfg(search={"n_candidates": 6, "space": {"train.lr": [2.0, 1.0e30],
                                                         "sparse.init": ["uniform", "ER"]}})
     results = run_search(cfg, verbose=False)
-    failed = [c for c in results["candidates"] if c["status"] == "failed"]
+    failed = [c for c in results.candidates if c["status"] == "failed"]
     assert failed and all(c["params"]["train.lr"] == 1.0e30 for c in failed)
     assert all(c["failure"].startswith("diverged: ") for c in failed)
-    assert all(c["id"] not in r["candidates"] for r in results["rounds"] for c in failed)
-    assert results["status"] == "complete" and results["winner"]["params"]["train.lr"] == 2.0
+    assert all(c["id"] not in r["candidates"] for r in results.rounds for c in failed)
+    assert results.status == "complete" and results.winner["params"]["train.lr"] == 2.0
 
 
 def test_interrupted_search_with_a_corrupt_checkpoint_resumes_from_the_previous_good_one(tiny_cfg, tmp_path,
-                                                                                         monkeypatch):
-    straight = run_search(tiny_cfg(run_dir=tmp_path / "straight"), verbose=False)
+                                                                                         monkeypatch, tiny_search_run):
+    _, straight, _ = tiny_search_run
     cfg = tiny_cfg(run_dir=tmp_path / "broken")
     damaged = []
 
@@ -111,12 +111,13 @@ def test_storage_calls_are_retried_with_backoff(monkeypatch, capsys):
         retrying(lambda: (_ for _ in ()).throw(ValueError("a bug is not retried")))
 
 
-def test_a_deleted_candidate_checkpoint_is_retrained_with_a_warning_and_counted(tiny_cfg, tmp_path, monkeypatch):
+def test_a_deleted_candidate_checkpoint_is_retrained_with_a_warning_and_counted(tiny_cfg, tmp_path, monkeypatch,
+                                                                                 tiny_search_run):
     """Issue 21: a finalist whose checkpoints were deleted was retrained from epoch 1 without a word,
     and the cost line then counted 10 epochs where 12 were trained."""
     import shutil
 
-    straight = run_search(tiny_cfg(run_dir=tmp_path / "straight"), verbose=False)
+    _, straight, _ = tiny_search_run
     cfg = tiny_cfg(run_dir=tmp_path / "deleted")
     deleted = []
 
@@ -132,10 +133,10 @@ def test_a_deleted_candidate_checkpoint_is_retrained_with_a_warning_and_counted(
     assert [str(w.message) for w in caught if "is gone" in str(w.message)] == [
         f"candidate {candidate}: its checkpoint of epoch 2 in '{folder}' is gone; training it again "
         f"from epoch 1"]
-    entry = next(c for c in results["candidates"] if c["id"] == candidate)
+    entry = next(c for c in results.candidates if c["id"] == candidate)
     assert entry["epochs_trained"] == 3 and entry["epochs_repeated"] == 2
-    assert results["cost"]["epochs_total"] == straight["cost"]["epochs_total"] + 2
-    assert all(c["epochs_repeated"] == 0 for c in results["candidates"] if c["id"] != candidate)
+    assert results.cost["epochs_total"] == straight.cost["epochs_total"] + 2
+    assert all(c["epochs_repeated"] == 0 for c in results.candidates if c["id"] != candidate)
     # retraining is deterministic: the same winner and numbers
-    assert results["winner"]["id"] == straight["winner"]["id"]
-    assert results["winner"]["valid_ppl"] == straight["winner"]["valid_ppl"]
+    assert results.winner["id"] == straight.winner["id"]
+    assert results.winner["valid_ppl"] == straight.winner["valid_ppl"]

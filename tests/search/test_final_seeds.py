@@ -135,14 +135,14 @@ def test_the_plan_counts_the_added_cost():
 def test_a_tiny_search_under_two_seeds(tiny_cfg, tmp_path):
     cfg = tiny_cfg(search={"n_candidates": 3, "finalists": 2, "final_seeds": 2, "metric": "loss"})
     results = run_search(cfg, verbose=False)
-    seeds = results["seeds"]
-    finalists = [c for c in results["candidates"] if c["status"] in ("winner", "finalist")]
+    seeds = results.seeds
+    finalists = [c for c in results.candidates if c["status"] in ("winner", "finalist")]
     assert len(finalists) == 2 and set(seeds["models"]) == {"dense", *(str(c["id"]) for c in finalists)}
     for model in seeds["models"].values():
         assert len(model["valid_ppl"]) == len(model["test_ppl"]) == 2
         assert model["valid_ppl"][0] != model["valid_ppl"][1]          # another seed, another model
     # the rule, on the records: the lowest mean valid ppl, whatever the first seed says
-    assert results["winner"]["id"] == seed_noise.pick_by_mean(
+    assert results.winner["id"] == seed_noise.pick_by_mean(
         {c["id"]: c["final_seeds"]["valid_ppl"] for c in finalists})
     c = finalists[0]["id"]
     replica = cfg.checkpoint_dir / f"{c:04d}.seed+1"
@@ -153,11 +153,11 @@ def test_a_tiny_search_under_two_seeds(tiny_cfg, tmp_path):
     masks = ours["sparse"]["masks"]
     assert masks and any(not torch.equal(masks[k], theirs["sparse"]["masks"][k]) for k in masks)   # ... other masks
     assert not torch.equal(ours["model"]["embedding.weight"], theirs["model"]["embedding.weight"])
-    assert results["cost"]["seed_epochs"] == 3 * cfg.final_epochs
+    assert results.cost["seed_epochs"] == 3 * cfg.final_epochs
     # the dashboard's best trial is the winner: finalists' trials finish on the mean over seeds
     study = optuna.load_study(study_name=cfg.study_name, storage=cfg.storage_url)
-    assert study.best_trial.user_attrs["candidate"] == results["winner"]["id"]
-    assert study.best_value == pytest.approx(seeds["models"][str(results["winner"]["id"])]["valid_mean"])
+    assert study.best_trial.user_attrs["candidate"] == results.winner["id"]
+    assert study.best_value == pytest.approx(seeds["models"][str(results.winner["id"])]["valid_mean"])
     # the report: the strip plot, the per-seed table and the margin line
     files = write_report(cfg.run_dir)
     assert files.index.parent.joinpath("seeds.png").is_file()
@@ -184,8 +184,8 @@ def test_asha_top_rung_trials_are_trained_under_two_seeds(tiny_cfg):
     cfg = tiny_cfg(search={"strategy": "asha", "n_candidates": 3, "final_seeds": 2, "metric": "loss",
                            "asha_promotion": "candidate-order"})
     results = run_search(cfg, verbose=False)
-    top = [c for c in results["candidates"] if c["final_valid_ppl"] is not None]
-    assert top and set(results["seeds"]["models"]) == {"dense", *(str(c["id"]) for c in top)}
-    assert all("final_seeds" not in c for c in results["candidates"] if c["final_valid_ppl"] is None)
-    assert results["winner"]["id"] == seed_noise.pick_by_mean({c["id"]: c["final_seeds"]["valid_ppl"] for c in top})
-    assert results["cost"]["seed_epochs"] == (len(top) + 1) * cfg.final_epochs
+    top = [c for c in results.candidates if c["final_valid_ppl"] is not None]
+    assert top and set(results.seeds["models"]) == {"dense", *(str(c["id"]) for c in top)}
+    assert all("final_seeds" not in c for c in results.candidates if c["final_valid_ppl"] is None)
+    assert results.winner["id"] == seed_noise.pick_by_mean({c["id"]: c["final_seeds"]["valid_ppl"] for c in top})
+    assert results.cost["seed_epochs"] == (len(top) + 1) * cfg.final_epochs

@@ -32,7 +32,8 @@ def test_the_readme_block_logs_every_finished_candidate_to_mlflow(tiny_corpus_di
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.chdir(tmp_path)                  # the block's paths: runs/demo, ./mlruns.db
     config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, Path("runs/demo"))))
+    # 4 candidates: two eliminated in round 0, two finalists, so both kinds of MLflow run are read
+    config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, Path("runs/demo"), search={"n_candidates": 4})))
     assert main(["search", str(config), "--quiet"]) == 0
     results = json.loads(Path("runs/demo/results.json").read_text())
 
@@ -43,6 +44,7 @@ def test_the_readme_block_logs_every_finished_candidate_to_mlflow(tiny_corpus_di
     runs = client.search_runs([experiment.experiment_id])
     by_candidate = {int(run.data.tags["candidate"]): run for run in runs}
     trained = [c for c in results["candidates"] if c["status"] in ("winner", "finalist", "eliminated")]
+    assert {"winner", "finalist", "eliminated"} <= {c["status"] for c in trained}
     assert sorted(by_candidate) == sorted(c["id"] for c in trained)
     for c in trained:
         run = by_candidate[c["id"]]

@@ -38,6 +38,32 @@ def test_a_job_enqueued_twice_runs_once(storage):
     assert queue.ensure([job], records) == 0     # done: never planned again
 
 
+def test_a_copy_planned_from_a_stale_view_is_dropped_when_the_search_ends(storage):
+    """Worker A plans from records read before worker B enqueued, ran and completed a job, and
+    enqueues it again. Once the search is complete nobody claims the copy: it stayed WAITING (seen
+    in the three-worker MySQL test). The completing worker drops it; B's result stands."""
+    a, b = JobQueue(storage, "s.jobs"), JobQueue(storage, "s.jobs")
+    job = Job("final", 3, 3)
+    stale = a.records()                          # A's view: the job not planned yet
+    assert b.ensure([job], b.records()) == 1
+    claim = b.claim()
+    assert b.complete(claim, {"valid_ppl": 2.0}, 2.0)
+    assert a.ensure([job], stale) == 1           # the copy
+    assert sorted(t.state.name for t in a.trials()) == ["COMPLETE", "WAITING"]
+    assert a.drop_settled_copies() == 1
+    copy = next(t for t in a.trials() if t.state != TrialState.COMPLETE)
+    assert (copy.state, copy.user_attrs["duplicate_of"]) == (TrialState.PRUNED, claim.number)
+    assert a.records()[job.key].result == {"valid_ppl": 2.0}
+    assert a.drop_settled_copies() == 0 and a.claim() is None
+
+
+def test_a_waiting_job_not_yet_done_is_not_dropped(storage):
+    queue = JobQueue(storage, "s.jobs")
+    queue.ensure([Job("score", 1, 0)], {})
+    assert queue.drop_settled_copies() == 0
+    assert queue.claim().job == Job("score", 1, 0)
+
+
 def test_lost_jobs_are_planned_again_until_they_look_poisonous(storage):
     queue = JobQueue(storage, "s.jobs")
     job = Job("final", 3, 0)
@@ -94,7 +120,7 @@ def test_a_whole_search_on_a_journal_file(tiny_corpus_dir, tmp_path):
     raw = tiny_search_raw(tiny_corpus_dir, tmp_path / "run",
                           search={"n_candidates": 3, "storage": f"journal:///{tmp_path / 'study.log'}"})
     results = run_search(from_dict(SearchConfig, raw), verbose=False)
-    assert results["status"] == "complete" and results["winner"] is not None
+    assert results.status == "complete" and results.winner is not None
     study = optuna.load_study(study_name="run", storage=open_storage(raw["search"]["storage"]))
     assert sorted(t.user_attrs["candidate"] for t in study.trials) == \
-        sorted(c["id"] for c in results["candidates"] if c["status"] != "duplicate")
+        sorted(c["id"] for c in results.candidates if c["status"] != "duplicate")

@@ -141,13 +141,13 @@ def test_a_search_records_the_spectrum_of_the_state_lyapunov_measure_names(tiny_
                    search={"n_candidates": 1, "finalists": 1, "first_epoch": EPOCH, "space": space},
                    lyapunov={"measure": point})
     results = run_search(cfg, verbose=False)
-    (candidate,) = results["candidates"]
+    (candidate,) = results.candidates
     expected = after if point == "after-update" else before
     assert candidate["spectra"][str(EPOCH)] == expected.mean.tolist()
     stored = json.loads((cfg.checkpoint_dir / "0000" / "spectra" / f"epoch-{EPOCH:04d}.json").read_text())
     assert stored["measured"]["point"] == point
     assert (cfg.checkpoint_dir / "0000" / "best-valid").is_dir()        # the finalist's reported state
-    dense = results["dense"]["spectra"][str(EPOCH)]
+    dense = results.dense["spectra"][str(EPOCH)]
     l2 = math.sqrt(sum((a - b) ** 2 for a, b in zip(expected.mean.tolist(), dense)))
     assert candidate["scores"][str(EPOCH)] == pytest.approx(l2, rel=1e-12)
 
@@ -161,7 +161,7 @@ def test_the_dense_reference_is_one_state_before_and_after(tiny_cfg, tmp_path):
                        search={"n_candidates": 1, "finalists": 1, "first_epoch": 1, "dense_dir": str(dense_dir),
                                "space": {key: [value] for key, value in PARAMS.items()}},
                        lyapunov={"measure": point})
-        spectra.append(run_search(cfg, verbose=False)["dense"]["spectra"]["1"])
+        spectra.append(run_search(cfg, verbose=False).dense["spectra"]["1"])
         assert Workbench(cfg, strategy_for(cfg)).reference.dir.parent == dense_dir
     assert spectra[0] == spectra[1]
     assert len(list(dense_dir.glob("*/spectra/*.json"))) == 1
@@ -219,15 +219,18 @@ def test_last_improving_measures_the_pre_update_state_of_the_last_better_epoch(r
 
 
 @pytest.mark.parametrize("later, windows_after_e0", [(5, 5), (None, 2)])
-def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, later, windows_after_e0):
+def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, later, windows_after_e0, request):
     """The released code measures its first round on 2 validation windows and the later rounds on 5
     (main_pruning_competition.py:95): every spectrum after e0, the candidates' and the dense model's
     it is compared with, has one row of exponents per window of its probe, the first 5 windows."""
     from hyperprune.search.probe import probe_sequences
 
-    cfg = tiny_cfg(run_dir=tmp_path / f"later-{later}", lyapunov={"later_sequences": later})
+    if later == tiny_cfg().lyapunov.later_sequences:      # the tiny search as written: run once per session
+        cfg, results, _ = request.getfixturevalue("tiny_search_run")
+    else:
+        cfg = tiny_cfg(run_dir=tmp_path / f"later-{later}", lyapunov={"later_sequences": later})
+        results = run_search(cfg, verbose=False)
     assert [probe_sequences(cfg, e) for e in (1, 2, 3)] == [2, windows_after_e0, windows_after_e0]
-    results = run_search(cfg, verbose=False)
     bench = Workbench(cfg, strategy_for(cfg))
     assert bench.probe_at(2).starts == build_probe(cfg, bench.corpus.valid, windows_after_e0).starts
     rows = {}
@@ -237,5 +240,5 @@ def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, lat
     for epoch, windows in ((1, 2), (2, windows_after_e0)):
         dense = json.loads(bench.reference.spectrum_path(bench.tag_at(epoch), epoch).read_text())
         assert len(dense["exponents"]) == windows
-        assert [float(v) for v in dense["mean"]] == pytest.approx(results["dense"]["spectra"][str(epoch)], rel=1e-12)
+        assert [float(v) for v in dense["mean"]] == pytest.approx(results.dense["spectra"][str(epoch)], rel=1e-12)
     assert (bench.tag_at(1) == bench.tag_at(2)) == (later is None)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hyperprune.config import from_dict
-from hyperprune.search import SearchConfig, run_search
+from hyperprune.search import SearchConfig, SearchResults, run_search
 
 from .conftest import tiny_search_raw
 from .held_process import hyperprune_process, wait_for
@@ -31,19 +31,19 @@ def run_until_killed(config: Path, kind: str, epoch: int, flag: Path) -> str:
     return flag.read_text()
 
 
-def comparable(results: dict) -> dict:
+def comparable(results: SearchResults) -> dict:
     def rounded(x):
         return round(x, 9) if isinstance(x, float) else x
     return {
         "candidates": [(c["id"], c["params"], c["status"], c["eliminated_in_round"], c["epochs_trained"],
                         {k: rounded(v) for k, v in c["scores"].items()},
                         {k: rounded(v) for k, v in c["valid_ppl_by_epoch"].items()},
-                        rounded(c["final_test_ppl"])) for c in results["candidates"]],
-        "rounds": [(r["epoch"], r["candidates"], r["kept"]) for r in results["rounds"]],
-        "winner": (results["winner"]["id"], rounded(results["winner"]["valid_ppl"]),
-                   rounded(results["winner"]["test_ppl"])),
-        "dense": {k: rounded(v) for k, v in results["dense"]["valid_ppl_by_epoch"].items()},
-        "epochs": results["cost"]["epochs_total"],
+                        rounded(c["final_test_ppl"])) for c in results.candidates],
+        "rounds": [(r["epoch"], r["candidates"], r["kept"]) for r in results.rounds],
+        "winner": (results.winner["id"], rounded(results.winner["valid_ppl"]),
+                   rounded(results.winner["test_ppl"])),
+        "dense": {k: rounded(v) for k, v in results.dense["valid_ppl_by_epoch"].items()},
+        "epochs": results.cost["epochs_total"],
     }
 
 
@@ -58,8 +58,8 @@ def test_search_killed_at_several_points_ends_as_an_uninterrupted_one(tiny_corpu
     config.write_text(yaml.safe_dump(raw))
     # Killed mid-job: in the dense reference, in the pool (round 0's first score), in round 1 (its
     # first survivor's score), in the finals (the first finalist); each run resumes the one before.
-    first_kept = min(straight["rounds"][0]["kept"])
-    first_finalist = min(c["id"] for c in straight["candidates"] if c["final_valid_ppl"] is not None)
+    first_kept = min(straight.rounds[0]["kept"])
+    first_finalist = min(c["id"] for c in straight.candidates if c["final_valid_ppl"] is not None)
     phases = [("dense", 1, "dense@1"), ("score", 1, "score:0@1"), ("score", 2, f"score:{first_kept}@2"),
               ("final", 3, f"final:{first_finalist}@3")]
     killed_in = [run_until_killed(config, kind, epoch, tmp_path / f"held-{n}") for n, (kind, epoch, _) in enumerate(phases)]
@@ -72,4 +72,4 @@ def test_search_killed_at_several_points_ends_as_an_uninterrupted_one(tiny_corpu
     assert "winner (candidate" in done.stdout
     resumed = run_search(from_dict(SearchConfig, raw), verbose=False)
     assert comparable(resumed) == comparable(straight)
-    assert resumed["status"] == "complete"
+    assert resumed.status == "complete"

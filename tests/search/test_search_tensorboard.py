@@ -17,7 +17,8 @@ from tests.train.test_tensorboard import assert_same, expected_runs, read_runs
 def test_a_search_gives_each_model_its_own_run_equal_to_its_log(tiny_corpus_dir, tmp_path, capsys):
     pytest.importorskip("tensorboard")
     config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, tmp_path / "run")))
+    # 4 candidates: eliminated ones and finalists, each with its own curves
+    config.write_text(yaml.safe_dump(tiny_search_raw(tiny_corpus_dir, tmp_path / "run", search={"n_candidates": 4})))
     tb = tmp_path / "tb"
     assert main(["search", str(config), "--quiet", "--tensorboard", str(tb)]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -25,6 +26,7 @@ def test_a_search_gives_each_model_its_own_run_equal_to_its_log(tiny_corpus_dir,
     read = read_runs(tb)
     assert_same(read, expected_runs(log, search_run_name))
     trained = [c["id"] for c in results["candidates"] if c["epochs_trained"]]
+    assert {"winner", "eliminated"} <= {c["status"] for c in results["candidates"]}
     assert sorted(read) == sorted(["dense", *(f"candidate-{c:04d}" for c in trained)])
     # the dense model and every candidate: their own curves, side by side under one tag
     dense_epochs = sorted(int(e) for e in results["dense"]["valid_ppl_by_epoch"])

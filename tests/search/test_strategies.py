@@ -154,8 +154,8 @@ def test_a_new_strategy_is_one_class_in_the_registry(tiny_cfg):
                            verbose=False)
     finally:
         STRATEGIES._items.pop("lsh-one-round")
-    assert results["strategy"] == "lsh-one-round" and results["status"] == "complete"
-    unique = len([c for c in results["candidates"] if c["status"] != "duplicate"])
-    assert [(r["epoch"], len(r["candidates"]), len(r["kept"])) for r in results["rounds"]] == [(1, unique, 2)]
-    assert len(plain["rounds"]) > 1                     # the paper's schedule on the same pool: more rounds
-    assert results["winner"]["id"] in results["rounds"][0]["kept"]
+    assert results.strategy == "lsh-one-round" and results.status == "complete"
+    unique = len([c for c in results.candidates if c["status"] != "duplicate"])
+    assert [(r["epoch"], len(r["candidates"]), len(r["kept"])) for r in results.rounds] == [(1, unique, 2)]
+    assert len(plain.rounds) > 1                     # the paper's schedule on the same pool: more rounds
+    assert results.winner["id"] in results.rounds[0]["kept"]

@@ -16,15 +16,13 @@ import hyperprune
 from hyperprune.cli import main
 from hyperprune.data import batchify, load_corpus
 from hyperprune.perplexity import perplexity
-from hyperprune.search import run_search
 from hyperprune.train import evaluate_loss
 
 
-@pytest.fixture(scope="module")
-def searched(tiny_corpus_dir, tmp_path_factory):
-    from tests.search.conftest import tiny_search
-    cfg = tiny_search(tiny_corpus_dir, tmp_path_factory.mktemp("winner") / "run")
-    return cfg, run_search(cfg, verbose=False)
+@pytest.fixture
+def searched(tiny_search_run):
+    cfg, results, _ = tiny_search_run
+    return cfg, results
 
 
 def valid_ppl(loaded) -> float:
@@ -45,8 +43,8 @@ def test_the_exported_winner_is_self_contained(searched):
     config = yaml.safe_load((winner / "config.yaml").read_text())
     assert payload["config"]["run_dir"] == config["run_dir"] == str(run.parent / "run-winner")
     about = json.loads((winner / "winner.json").read_text())
-    assert about["candidate"] == results["winner"]["id"] and about["epochs"] == cfg.final_epochs
-    assert about["params"] == results["winner"]["params"] and about["study"] == run.name
+    assert about["candidate"] == results.winner["id"] and about["epochs"] == cfg.final_epochs
+    assert about["params"] == results.winner["params"] and about["study"] == run.name
 
     loaded = hyperprune.load_model(winner)
     assert not loaded.model.training and loaded.vocab.itos == payload["vocab"]
@@ -67,7 +65,7 @@ def test_a_sparse_export_of_the_winner_gives_the_same_perplexity(searched, capsy
 def test_status_describes_an_exported_winner(searched, capsys):
     cfg, results = searched
     winner = Path(cfg.run_dir) / "winner"
-    w = results["winner"]
+    w = results.winner
     assert main(["status", str(winner)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == [
@@ -83,6 +81,6 @@ def test_the_dashboard_studys_best_trial_is_the_winner(searched):
     study = optuna.load_study(study_name=cfg.study_name, storage=cfg.storage_url)
     states = {t.user_attrs["candidate"]: t.state.name for t in study.trials}
     expected = {c["id"]: "PRUNED" if c["status"] == "eliminated" else "COMPLETE"
-                for c in results["candidates"] if c["status"] != "duplicate"}
+                for c in results.candidates if c["status"] != "duplicate"}
     assert states == expected and "PRUNED" in states.values()
-    assert study.best_trial.user_attrs["candidate"] == results["winner"]["id"]
+    assert study.best_trial.user_attrs["candidate"] == results.winner["id"]

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from hyperprune.cli import main
 from hyperprune.config import from_dict
-from hyperprune.search import SearchConfig, run_search
+from hyperprune.search import SearchConfig, SearchResults, load_results, run_search
 from hyperprune.search.storage import open_storage
 
 from .conftest import tiny_search_raw
@@ -137,8 +137,9 @@ def start_shared_search(tmp_path, raw: dict, storage_url: str, study_name: str, 
     hooks = [("gate", kind, str(flag))] * 3
     hooks[held] = ("hold", kind, str(epoch), str(flag))
     owner = hyperprune("search", str(config), hook=hooks[0])
-    wait_for(lambda: study_name in [s.study_name for s in optuna.get_all_study_summaries(storage)],
-             "the study to be created", watch=(owner,))
+    # load this one study: listing every study on the server fails when another suite sharing it
+    # deletes one of its own meanwhile ("Record does not exist")
+    wait_for(lambda: load(storage, study_name) is not None, "the study to be created", watch=(owner,))
     workers = [hyperprune("worker", "--storage", storage_url, "--study", study_name, hook=hook)
                for hook in hooks[1:]]
     processes = (owner, *workers)
@@ -177,9 +178,9 @@ def kill_and_finish(victim: subprocess.Popen, owner: subprocess.Popen, other: su
     return owner_out, other_out
 
 
-def assert_single_process_result(results: dict, single: dict) -> None:
+def assert_single_process_result(results: SearchResults, single: SearchResults) -> None:
     assert comparable(results) == comparable(single)
-    for a, b in zip(results["candidates"], single["candidates"]):
+    for a, b in zip(results.candidates, single.candidates):
         assert a["scores"] == pytest.approx(b["scores"], rel=1e-9, abs=0)
 
 
@@ -206,14 +207,14 @@ def test_three_workers_one_killed_give_the_single_process_result(tiny_corpus_dir
     # a worker starts with the search's banner: the study, the model and its device
     assert f"search '{study_name}'" in worker_out and "device    cpu" in worker_out
 
-    results = json.loads((tmp_path / "shared" / "results.json").read_text())
+    results = load_results(tmp_path / "shared")
     assert_single_process_result(results, single)
 
     check_takeover(storage, study_name, taken)
     # every unique candidate is recorded once in the main study: none duplicated, none lost
     record = optuna.load_study(study_name=study_name, storage=storage).get_trials(deepcopy=False)
     per_candidate = Counter(t.user_attrs["candidate"] for t in record)
-    unique = [c["id"] for c in results["candidates"] if c["status"] != "duplicate"]
+    unique = [c["id"] for c in results.candidates if c["status"] != "duplicate"]
     assert sorted(per_candidate) == sorted(unique) and set(per_candidate.values()) == {1}
     storage.engine.dispose()
 
@@ -243,14 +244,14 @@ def test_asha_with_the_search_process_killed_is_finished_and_published_by_a_work
     # the search is finished without a `search` re-run: the worker whose job ended it published it
     publishers = [out for out in outs if "results written to" in out]
     assert len(publishers) >= 1 and "winner (candidate" in publishers[0]
-    results = json.loads((tmp_path / "shared" / "results.json").read_text())
-    assert results["status"] == "complete"
+    results = load_results(tmp_path / "shared")
+    assert results.status == "complete"
 
     # The same as one process wherever ASHA is deterministic: each candidate's settings (the sampler
     # is seeded per candidate) and its score and perplexity at every rung it reached, whoever ran it.
     # Which rungs it reached is not: a promotion compares with the trials that reported the rung
     # before it, and that order depends on the workers' timing (asha.py).
-    for a, b in zip(results["candidates"], single["candidates"]):
+    for a, b in zip(results.candidates, single.candidates):
         assert (a["id"], a["params"]) == (b["id"], b["params"])
         common = set(a["scores"]) & set(b["scores"])
         assert "1" in common
@@ -263,24 +264,24 @@ def test_asha_with_the_search_process_killed_is_finished_and_published_by_a_work
             assert a["final_test_ppl"] == pytest.approx(b["final_test_ppl"], rel=1e-9, abs=0)
     # a rung's best score is never stopped there; the winner is the best of the trials that finished
     for rung, nxt in (("1", "2"), ("2", "4")):
-        reached = [c for c in results["candidates"] if rung in c["scores"]]
+        reached = [c for c in results.candidates if rung in c["scores"]]
         best = min(c["scores"][rung] for c in reached)
         assert all(nxt in c["scores"] for c in reached if c["scores"][rung] == best)
-    finishers = [c for c in results["candidates"] if c["final_valid_ppl"] is not None]
-    assert results["winner"]["id"] == min(finishers, key=lambda c: (c["final_valid_ppl"], c["id"]))["id"]
+    finishers = [c for c in results.candidates if c["final_valid_ppl"] is not None]
+    assert results.winner["id"] == min(finishers, key=lambda c: (c["final_valid_ppl"], c["id"]))["id"]
     # Candidate 0 had passed its rungs when its process was killed, so it finished: a promotion once
     # granted stands. It is also one process's winner here, so the shared winner is at least as good.
-    assert 0 in [c["id"] for c in finishers] and single["winner"]["id"] == 0
-    assert results["winner"]["valid_ppl"] <= single["winner"]["valid_ppl"]
+    assert 0 in [c["id"] for c in finishers] and single.winner["id"] == 0
+    assert results.winner["valid_ppl"] <= single.winner["valid_ppl"]
 
     # the exported winner is the winner, and evaluates to the reported numbers
-    export = results["winner"]["export_dir"]
+    export = results.winner["export_dir"]
     assert export == str(tmp_path / "shared" / "winner")
-    assert json.loads((tmp_path / "shared" / "winner" / "params.json").read_text()) == results["winner"]["params"]
+    assert json.loads((tmp_path / "shared" / "winner" / "params.json").read_text()) == results.winner["params"]
     assert main(["evaluate", export, "--json", "--device", "cpu"]) == 0
     evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert evaluated["valid_ppl"] == pytest.approx(results["winner"]["valid_ppl"], rel=1e-6)
-    assert evaluated["test_ppl"] == pytest.approx(results["winner"]["test_ppl"], rel=1e-6)
+    assert evaluated["valid_ppl"] == pytest.approx(results.winner["valid_ppl"], rel=1e-6)
+    assert evaluated["test_ppl"] == pytest.approx(results.winner["test_ppl"], rel=1e-6)
     assert not list((tmp_path / "shared").glob(".winner.*"))   # no staging copy left behind
 
     check_takeover(storage, study_name, taken)
@@ -305,7 +306,7 @@ def test_asha_in_candidate_order_with_a_worker_killed_gives_the_single_process_r
     arrival = {**sections, "search": {**sections["search"], "asha_promotion": "arrival"}}
     assert comparable(single) == comparable(run_search(
         from_dict(SearchConfig, tiny_search_raw(tiny_corpus_dir, tmp_path / "arrival", **arrival)), verbose=False))
-    assert [c["status"] for c in single["candidates"]].count("eliminated") >= 1   # the pruner did prune
+    assert [c["status"] for c in single.candidates].count("eliminated") >= 1   # the pruner did prune
 
     storage = open_storage(pg_url)
     # A worker runs the first trial (candidate 0) alone: promoted at rung 1, it is held training towards
@@ -317,8 +318,8 @@ def test_asha_in_candidate_order_with_a_worker_killed_gives_the_single_process_r
     assert (held.user_attrs["candidate"], held.state, sorted(held.intermediate_values)) == (0, TrialState.RUNNING, [1])
     kill_and_finish(victim, owner, workers[1])               # mid-trial
 
-    results = json.loads((tmp_path / "shared" / "results.json").read_text())
-    assert results["winner"]["id"] == single["winner"]["id"]
+    results = load_results(tmp_path / "shared")
+    assert results.winner["id"] == single.winner["id"]
     assert_single_process_result(results, single)
     check_takeover(storage, study_name, taken)
     storage.engine.dispose()
@@ -371,10 +372,10 @@ def test_a_dropped_connection_is_retried_and_loses_nothing(tiny_corpus_dir, tmp_
     assert owner.returncode == 0, out
     retries = [line for line in lines if "unreachable" in line and "retrying in" in line]
     assert retries, out                                       # the outage was met, and retried
-    results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["status"] == "complete" and results["winner"] is not None
-    assert all(c["status"] != "failed" for c in results["candidates"])
-    assert all(c["status"] != "running" for c in results["candidates"])
+    results = load_results(tmp_path / "run")
+    assert results.status == "complete" and results.winner is not None
+    assert all(c["status"] != "failed" for c in results.candidates)
+    assert all(c["status"] != "running" for c in results.candidates)
 
 
 @pytest.mark.postgres
@@ -391,11 +392,11 @@ def test_a_worker_killed_in_a_seed_job_is_taken_over_and_the_result_is_one_proce
         held=1, kind="seed", epoch=1)
     assert taken.user_attrs["job"].startswith("seed:")
     kill_and_finish(victim, owner, workers[1])
-    results = json.loads((tmp_path / "shared" / "results.json").read_text())
+    results = load_results(tmp_path / "shared")
     assert_single_process_result(results, single)
     rounded = lambda seeds: {m: [round(v, 9) for v in s["valid_ppl"] + s["test_ppl"]]
                              for m, s in seeds["models"].items()}
-    assert rounded(results["seeds"]) == rounded(single["seeds"]) and len(single["seeds"]["models"]) == 3
-    assert results["seeds"]["winner_vs_runner_up"]["ci"] == pytest.approx(single["seeds"]["winner_vs_runner_up"]["ci"])
+    assert rounded(results.seeds) == rounded(single.seeds) and len(single.seeds["models"]) == 3
+    assert results.seeds["winner_vs_runner_up"]["ci"] == pytest.approx(single.seeds["winner_vs_runner_up"]["ci"])
     check_takeover(storage, study_name, taken)
     storage.engine.dispose()

@@ -6,14 +6,11 @@ and one self-contained HTML page. Entry points: `write_report(run_dir, out_dir=N
 from hyperprune.report.build import ReportFiles, write_report
 from hyperprune.report.compare import ComparisonFiles, write_comparison
 from hyperprune.report.rank_correlation import RankCorrelation, rank_correlation
-from hyperprune.report.search_results import SearchResults, load_search_results
 
 __all__ = [
            "ComparisonFiles",
            "RankCorrelation",
            "ReportFiles",
-           "SearchResults",
-           "load_search_results",
            "rank_correlation",
            "write_comparison",
            "write_report",

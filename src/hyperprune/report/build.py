@@ -24,7 +24,7 @@ from hyperprune.report.figures import (
     spectra_figures,
 )
 from hyperprune.report.html import Section, render_page, render_table
-from hyperprune.report.search_results import SearchResults, load_search_results, number
+from hyperprune.search.search_results import SearchResults, load_results, number
 from hyperprune.report.study_trials import load_study_trials
 from hyperprune.report.tables import (
     Table,
@@ -50,7 +50,7 @@ class ReportFiles:
 
 
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> ReportFiles:
-    results = load_search_results(run_dir)
+    results = load_results(run_dir)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
     try:
         out.mkdir(parents=True, exist_ok=True)

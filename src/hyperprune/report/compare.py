@@ -1,7 +1,7 @@
 """`hyperprune report RUN_A RUN_B`: two searches side by side, e.g. LSH on the spectrum distance
 against LSH on validation loss over the same pool.
 
-Both results.json are read as the single report reads them (`load_search_results`), and the page is
+Both results.json are read as the single report reads them (`load_results`), and the page is
 made of the report's own tables and page (`Table`, `render_page`), so it looks and reads like it.
 Four tables: the winner against the dense model, the cost, the rounds (who was kept), and each
 candidate's outcome in both. Every table is also NAME.csv and NAME.json, and comparison.json holds
@@ -25,7 +25,7 @@ from hyperprune.errors import UserError
 from hyperprune.report.build import why_stopped
 from hyperprune.report.context import render_context, title as search_title
 from hyperprune.report.html import Section, render_page
-from hyperprune.report.search_results import SearchResults, load_search_results, number
+from hyperprune.search.search_results import SearchResults, load_results, number
 from hyperprune.report.tables import Table
 from hyperprune.run_files import read_context
 
@@ -166,7 +166,7 @@ def candidates_comparison(a: SearchResults, b: SearchResults) -> Table:
 
 
 def write_comparison(run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None) -> ComparisonFiles:
-    a, b = load_search_results(run_a), load_search_results(run_b)
+    a, b = load_results(run_a), load_results(run_b)
     if Path(run_a).resolve() == Path(run_b).resolve():
         raise UserError(f"'{run_a}' is given twice; compare two different search run directories")
     out = Path(out_dir) if out_dir is not None else Path(run_a) / f"compare-{Path(run_b).resolve().name}"

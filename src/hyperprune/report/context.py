@@ -13,8 +13,8 @@ from typing import Any
 from hyperprune import __version__
 from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
-from hyperprune.report.search_results import SearchResults, number
 from hyperprune.run_files import CONTEXT_NAME
+from hyperprune.search.search_results import SearchResults, number
 from hyperprune.search.strategies import strategy_title
 from hyperprune.search.ties import describe_tie, round_ties
 

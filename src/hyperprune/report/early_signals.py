@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hyperprune.report.rank_correlation import RankCorrelation, rank_correlation
-from hyperprune.report.search_results import SearchResults, by_epoch, number
+from hyperprune.search.search_results import SearchResults, by_epoch, number
 
 
 @dataclass

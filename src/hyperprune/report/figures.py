@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from hyperprune.report.early_signals import EarlySignal
-from hyperprune.report.search_results import SearchResults, by_epoch, number
+from hyperprune.search.search_results import SearchResults, by_epoch, number
 from hyperprune.report.tables import Table
 
 DENSE_COLOUR = "black"

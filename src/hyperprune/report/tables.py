@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperprune.report.early_signals import EarlySignal
-from hyperprune.report.search_results import SearchResults, by_epoch, number
+from hyperprune.search.search_results import SearchResults, by_epoch, number
 from hyperprune.report.study_trials import StudyTrials
 
 

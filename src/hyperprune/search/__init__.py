@@ -3,7 +3,7 @@ epochs, ranked by the distance of their Lyapunov spectrum to the dense model's, 
 the finalists trained to the full budget. Also the loss-based and full-training baselines and ASHA.
 
     from hyperprune.search import load_search_config, run_search
-    results = run_search(load_search_config("configs/demo.yaml"))
+    results = run_search(load_search_config("configs/demo.yaml"))   # a SearchResults, as load_results(run_dir)
 
 Names are imported on first use (as `hyperprune` does): importing one module of this package, say
 `search.rounds` from `pools`, loads that module and what it imports, not the whole search loop; so
@@ -20,6 +20,8 @@ _LAZY = {
     "LyapunovSettings": ("hyperprune.search.config", "LyapunovSettings"),
     "SearchConfig": ("hyperprune.search.config", "SearchConfig"),
     "SearchSettings": ("hyperprune.search.config", "SearchSettings"),
+    "SearchResults": ("hyperprune.search.search_results", "SearchResults"),
+    "load_results": ("hyperprune.search.search_results", "load_results"),
     "load_search_config": ("hyperprune.search.config", "load_search_config"),
     "run_search": ("hyperprune.search.runner", "run_search"),
     "run_worker": ("hyperprune.search.runner", "run_worker"),

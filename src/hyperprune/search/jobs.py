@@ -270,6 +270,32 @@ class JobQueue:
             return Claim(job, tid, trial.number)
         return None
 
+    def drop_settled_copies(self) -> int:
+        """Drop the waiting copies of jobs already done or failed for good; returns how many.
+        A worker that plans from a view older than another worker's completion of a job enqueues a
+        second copy of it. While the search runs, the copy's claimer drops it; once the search is
+        complete nobody claims again, and it stayed WAITING in the storage for good."""
+        trials = self.trials()
+        records = self.records(trials)
+        dropped = 0
+        for trial in trials:
+            key = trial.user_attrs.get("job")
+            if trial.state != TrialState.WAITING or key is None or records[key].state not in ("done", "failed"):
+                continue
+            tid = trial_id(trial)
+            try:      # taken as a claim is, so a copy a worker claims at this moment is its, not ours
+                won = retrying(lambda: self.storage.set_trial_state_values(tid, TrialState.RUNNING))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                won = False
+            if not won:
+                continue
+            twin = self._earlier_twin(Job.from_attrs(trial.user_attrs), trial.number)
+            if twin is not None:
+                retrying(lambda: self.storage.set_trial_user_attr(tid, "duplicate_of", twin))
+            retrying(lambda: self.storage.set_trial_state_values(tid, TrialState.PRUNED))
+            dropped += 1
+        return dropped
+
     def _earlier_twin(self, job: Job, number: int) -> int | None:
         for other in self.trials():
             if other.number == number or other.user_attrs.get("job") != job.key:

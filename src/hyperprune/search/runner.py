@@ -34,6 +34,7 @@ from hyperprune.search.jobs import Claim, Heartbeat, Job, JobGivenBack, JobLease
 from hyperprune.search.lyapunov_k import check_k
 from hyperprune.search.results import build_results, export_winner, winner_run_dir
 from hyperprune.search.search_log import write_search_log
+from hyperprune.search.search_results import SearchResults, parse_search_results
 from hyperprune.search.storage import SingleProcessLock, open_storage, quiet_optuna, redact, retrying, scheme
 from hyperprune.search.strategies import strategy_for
 from hyperprune.train.provenance import provenance, record_end
@@ -88,6 +89,7 @@ class SearchLoop:
             if plan.complete:
                 # True when a job this process ran completed the search (see run_worker)
                 self.finished_search = just_worked
+                self.queue.drop_settled_copies()
                 return plan, records
             self.queue.ensure(plan.jobs, records)
             claim = self.queue.claim()
@@ -230,8 +232,8 @@ OPERATIONAL = {"device", "data.data_dir", "search.threads"}
 
 @quiet_optuna()
 def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = True,
-               source: str | Path | None = None, tensorboard: str | Path | None = None) -> dict[str, Any]:
-    """Run (or resume) the search `cfg` describes; returns the contents of results.json. `source`:
+               source: str | Path | None = None, tensorboard: str | Path | None = None) -> SearchResults:
+    """Run (or resume) the search `cfg` describes; returns results.json as `load_results` reads it. `source`:
     the YAML file `cfg` was read from (context.json records its git commit). `tensorboard`: a folder
     that gets every model's epochs as TensorBoard scalars, one run per model (DIR/dense,
     DIR/candidate-0003)."""
@@ -272,7 +274,7 @@ def run_search(cfg: SearchConfig, *, device: str | None = None, verbose: bool = 
         results = loop.publish(plan, records)
         record_end(run_dir)
         loop.console.summary(results)
-        return results
+        return parse_search_results(results, run_dir)
     finally:
         mirror.close()
         torch.set_num_threads(threads)

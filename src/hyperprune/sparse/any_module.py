@@ -10,31 +10,18 @@ define. `ModuleWeights(module)` gives any module that method by looking at what 
 
 Biases and other 1-D parameters (norms) are never masked. A parameter shared by two modules (tied
 embedding and decoder) appears once, under its first name. `weights=` picks the names explicitly.
-
-    engine = sparse_engine(model, sparsity=0.67, epochs=10, steps_per_epoch=len(batches), death="SET-signed")
-    engine.apply()
-    ... loss.backward(); engine.after_backward(); clip; optimizer.step(); engine.after_step(optimizer)
-    ... engine.end_of_epoch(epoch, optimizer)
+`SparseEngine` wraps a module in `ModuleWeights` itself, so any module can be given to it (or to
+`sparse_engine`, its keyword front, `hyperprune.sparse.engine`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from torch import nn
 
-from hyperprune.config import closest, from_dict
+from hyperprune.config import closest
 from hyperprune.errors import UserError
-from hyperprune.sparse.config import SparseConfig
-from hyperprune.sparse.engine import SparseEngine
-from hyperprune.sparse.registry import DEATH, GROWTH, INIT, REDISTRIBUTION, SCHEDULE
-
-# A registry loads its strategy modules on first use, which is not safe across threads (a second
-# thread can find it marked loaded but still empty). Load them now, under the import lock, so that
-# engines built in Optuna's worker threads (study.optimize(n_jobs=...)) see every strategy.
-for _registry in (INIT, DEATH, GROWTH, REDISTRIBUTION, SCHEDULE):
-    _registry.names()
 
 GROUPS = ("embedding", "recurrent", "decoder")
 RECURRENT_OWNERS = (nn.RNNBase, nn.RNNCellBase)
@@ -91,17 +78,3 @@ class ModuleWeights:
         """The module's own: the FLOPs count asks whether the embedding is also used as the decoder."""
         return self.module.named_parameters(*args, **kwargs)
 
-
-def sparse_engine(module: nn.Module, sparsity: float, *, epochs: int, steps_per_epoch: int, seed: int = 0,
-                  weights: Iterable[str] | Mapping[str, str] | None = None, **settings: Any) -> SparseEngine:
-    """A SparseEngine for `module` (any nn.Module, or one of our RecurrentLMs) at global `sparsity`.
-
-    settings: any SparseConfig field (preset, init, death, growth, redistribution, death_rate,
-    death_rate_schedule, update_every, masked, ...), checked with a one-line error naming the
-    closest valid one. weights: names of the parameters to consider (or name -> group), instead of
-    every weight matrix. The engine's calls are the trainer's: `apply()` once, `after_backward()`,
-    `after_step(optimizer)` every step, `end_of_epoch(epoch, optimizer)` (epoch counted from 1).
-    """
-    cfg = from_dict(SparseConfig, {"sparsity": sparsity, **settings}, "sparse")
-    model = module if hasattr(module, "sparsifiable") and weights is None else ModuleWeights(module, weights)
-    return SparseEngine(model, cfg, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed)

@@ -25,15 +25,25 @@ and a resumed run continues exactly.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 
+from hyperprune.config import from_dict
 from hyperprune.errors import UserError
+from hyperprune.sparse.any_module import ModuleWeights
 from hyperprune.sparse.config import SparseConfig, resolve_sparse_config
 from hyperprune.sparse.counts import apportion, target_nonzeros
 from hyperprune.sparse.registry import DEATH, GROWTH, INIT, REDISTRIBUTION, SCHEDULE
 from hyperprune.sparse.signals import Signals
 from hyperprune.sparse.summary import sparsity_summary
+
+# A registry loads its strategy modules on first use, which is not safe across threads (a second
+# thread can find it marked loaded but still empty). Load them now, under the import lock, so that
+# engines built in Optuna's worker threads (study.optimize(n_jobs=...)) see every strategy.
+for _registry in (INIT, DEATH, GROWTH, REDISTRIBUTION, SCHEDULE):
+    _registry.names()
 
 
 def engine_seed(seed: int) -> int:
@@ -44,6 +54,12 @@ def engine_seed(seed: int) -> int:
 
 class SparseEngine:
     """Owns the masks of `model.sparsifiable()` tensors in the groups `cfg.masked`, and updates them.
+
+    Built one way: `SparseEngine(module, cfg, epochs=, steps_per_epoch=, seed=0, weights=None)`, or
+    `sparse_engine(module, sparsity, ...)` below, which only turns its keyword settings into `cfg`.
+    `module` is one of our RecurrentLMs (which list their own weights, `sparsifiable()`) or any
+    nn.Module, whose weight matrices `ModuleWeights` finds by what they are; `weights=` names them
+    instead (a list, or name -> group).
 
     Training-loop calls, in order::
 
@@ -90,18 +106,19 @@ class SparseEngine:
     during an epoch e with start_epoch <= e < stop_epoch.
     """
 
-    def __init__(self, model: torch.nn.Module, cfg: SparseConfig, epochs: int, steps_per_epoch: int,
-                 seed: int):
+    def __init__(self, model: torch.nn.Module, cfg: SparseConfig, *, epochs: int, steps_per_epoch: int,
+                 seed: int = 0, weights: Iterable[str] | Mapping[str, str] | None = None):
         self.cfg = resolve_sparse_config(cfg)
-        self.model = model
+        # ours list their own weights; any other module (or a chosen few) is seen through ModuleWeights
+        self.model = model if hasattr(model, "sparsifiable") and weights is None else ModuleWeights(model, weights)
         self.epochs = int(epochs)
         self.steps_per_epoch = max(1, int(steps_per_epoch))
         self.seed = int(seed)
 
-        self.groups = {name: group for name, (group, _) in model.sparsifiable().items()}
+        self.groups = {name: group for name, (group, _) in self.model.sparsifiable().items()}
         self.params: dict[str, torch.nn.Parameter] = {}
         if self.cfg.enabled:
-            self.params = {name: param for name, (group, param) in model.sparsifiable().items()
+            self.params = {name: param for name, (group, param) in self.model.sparsifiable().items()
                            if group in self.cfg.masked}
             if not self.params:
                 raise UserError(
@@ -132,11 +149,11 @@ class SparseEngine:
         self.history: list[dict] = []
 
     @classmethod
-    def maybe(cls, model: torch.nn.Module, cfg: SparseConfig, epochs: int, steps_per_epoch: int,
-              seed: int) -> SparseEngine | None:
+    def maybe(cls, model: torch.nn.Module, cfg: SparseConfig, *, epochs: int, steps_per_epoch: int,
+              seed: int = 0) -> SparseEngine | None:
         """An engine, or None when `cfg` asks for no sparsity (the trainer then skips every call)."""
         cfg = resolve_sparse_config(cfg)
-        return cls(model, cfg, epochs, steps_per_epoch, seed) if cfg.enabled else None
+        return cls(model, cfg, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed) if cfg.enabled else None
 
     # ---------------------------------------------------------------- masks
 
@@ -343,3 +360,19 @@ def _to_cpu(value):
     if isinstance(value, list):
         return [_to_cpu(v) for v in value]
     return value
+
+
+def sparse_engine(module: torch.nn.Module, sparsity: float, *, epochs: int, steps_per_epoch: int, seed: int = 0,
+                  weights: Iterable[str] | Mapping[str, str] | None = None, **settings: Any) -> SparseEngine:
+    """A SparseEngine for `module` (any nn.Module, or one of our RecurrentLMs) at global `sparsity`.
+
+    settings: any SparseConfig field (preset, init, death, growth, redistribution, death_rate,
+    death_rate_schedule, update_every, masked, ...), checked with a one-line error naming the
+    closest valid one. weights: names of the parameters to consider (or name -> group), instead of
+    every weight matrix. The engine's calls are the trainer's: `apply()` once, `after_backward()`,
+    `after_step(optimizer)` every step, `end_of_epoch(epoch, optimizer)` (epoch counted from 1).
+
+        engine = sparse_engine(model, 0.67, epochs=10, steps_per_epoch=len(batches), death="SET-signed")
+    """
+    cfg = from_dict(SparseConfig, {"sparsity": sparsity, **settings}, "sparse")
+    return SparseEngine(module, cfg, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed, weights=weights)

@@ -1,6 +1,9 @@
 """A search's `RUN_DIR/results.json` (read by `hyperprune.run_files`), made into one object the
 report can ask questions of.
 
+`run_search` returns this object for the file it has just written; `load_results(run_dir)` reads it
+back later (both are public: `hyperprune.run_search`, `hyperprune.load_results`).
+
 The search writes the file atomically after every change, with "status": "running" until it ends,
 so a report can be made at any moment. Only the top-level shape is checked strictly (bad input is a
 one-line `UserError`); anything a running or failed search has not produced yet reads as missing,
@@ -64,8 +67,17 @@ class SearchResults:
                 return c
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The object of results.json again, key for key, as the search wrote it (`search --json`)."""
+        out = {"status": self.status, "strategy": self.strategy, "metric": self.metric, "config": self.config,
+               "winner": self.winner, "dense": self.dense, "candidates": self.candidates, "rounds": self.rounds,
+               "cost": self.cost}
+        if self.seeds is not None:                   # absent with one seed, as in the file
+            out["seeds"] = self.seeds
+        return out
 
-def load_search_results(run_dir: str | Path) -> SearchResults:
+
+def load_results(run_dir: str | Path) -> SearchResults:
     """Read RUN_DIR/results.json, or raise a one-line UserError saying what is wrong with it."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
