@@ -37,6 +37,7 @@ from hyperprune.data import get_batch
 from hyperprune.lyapunov import make_probe, model_spectrum
 from hyperprune.models import build_model, resolve_model_config
 from hyperprune.models.config import ModelConfig
+from hyperprune.run_files import read_results
 from hyperprune.train import RunConfig, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,8 +179,7 @@ def shared_search(root: Path, size: dict, tiny: bool, timeout_s: float) -> dict:
             process.kill()
             codes[name] = "timeout"
     wall = time.perf_counter() - start
-    results_path = run_dir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results = read_results(run_dir) or {}
     candidates = results.get("candidates", [])
     return {
         "wall_s": wall, "exit_codes": codes, "status": results.get("status"),

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 from hyperprune.errors import UserError
+from hyperprune.run_files import RESULTS_NAME, read_log, results_path, write_context
 
 # Idle OpenMP threads sleep instead of spinning: on a CPU shared with other jobs (or with search
 # workers), spinning threads starve the ones doing work (measured 20x on the Lyapunov benchmark).
-# Must be set before torch loads; a value the user exported wins.
+# Must be set before torch loads; a value the user exported wins. This is why each command imports
+# the layers it calls inside its function: nothing above may load torch before this line runs.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
@@ -87,8 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hyperprune.train.banner import train_banner
     from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
     from hyperprune.train import TrainingDiverged
-    from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
-    from hyperprune.train.provenance import provenance, record_end, write_context
+    from hyperprune.train.provenance import provenance, record_end
     from hyperprune.train.tensorboard import summary_writer_class, tensorboard_mirror
     import yaml
 
@@ -115,10 +116,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(trainer.cfg), sort_keys=False))
                 write_context(run_dir, provenance(args.config))
                 print(train_banner(trainer), flush=True)
-                log = run_dir / LOG_NAME
-                mirror.update(read_epoch_log(log))           # a resumed run's epochs so far
+                mirror.update(read_log(run_dir))             # a resumed run's epochs so far
                 try:
-                    trainer.train(on_epoch=lambda trainer, record: mirror.update(read_epoch_log(log)))
+                    trainer.train(on_epoch=lambda trainer, record: mirror.update(read_log(run_dir)))
                 except TrainingDiverged as exc:
                     kept = f"checkpoints up to epoch {trainer.epoch} are kept" if trainer.epoch else "nothing was saved"
                     raise UserError(f"training diverged: {exc}; lower train.lr (now {trainer.lr:g}) or set "
@@ -174,7 +174,7 @@ def _one_model(name: str, command: str) -> Path:
     path = Path(name)
     if not path.exists():
         raise UserError(f"checkpoint '{path}' does not exist; give a .pt file or a run directory")
-    searched = any((path / name).is_file() for name in ("search.yaml", "results.json"))
+    searched = any((path / name).is_file() for name in ("search.yaml", RESULTS_NAME))
     if path.is_dir() and not (path / "checkpoints").is_dir() and searched:
         winner = path / "winner"
         when = "" if winner.is_dir() else " (it appears when the search has finished)"
@@ -302,7 +302,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(results))
     if results.get("status") == "complete" and results.get("winner") is None:
         print(f"hyperprune: error: the search has no winner: every candidate failed; see "
-              f"{Path(cfg.run_dir) / 'results.json'}", file=sys.stderr)
+              f"{results_path(cfg.run_dir)}", file=sys.stderr)
         return 1
     return 0
 

@@ -108,7 +108,7 @@ def write_run(folder: Path, results: dict) -> Path:
 
 
 def make_context() -> dict:
-    """RUN_DIR/context.json as `hyperprune.search.progress.search_context` writes it."""
+    """RUN_DIR/context.json as `hyperprune.search.context.search_context` writes it."""
     return {
         "hyperprune_version": "0.1.0",
         "data": {"name": "ptb", "level": "word", "train_tokens": 929589, "valid_tokens": 73760, "test_tokens": 82430,

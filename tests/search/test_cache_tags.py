@@ -12,7 +12,7 @@ import torch
 
 from hyperprune.lyapunov import make_probe
 from hyperprune.lyapunov.dense_spectra import DenseSpectra, content_hash
-from hyperprune.search.reference import spectrum_tag
+from hyperprune.search.spectrum import spectrum_tag
 from hyperprune.search.space import SearchSpace
 
 from tests.search.conftest import tiny_search

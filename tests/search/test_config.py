@@ -9,7 +9,7 @@ import pytest
 from hyperprune.errors import UserError
 from hyperprune.search import load_search_config
 from hyperprune.search.config import resolved_paths
-from hyperprune.search.reference import check_k, state_size
+from hyperprune.search.lyapunov_k import check_k, state_size
 from hyperprune.search.strategies import strategy_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from hyperprune.search import reference, run_search
+from hyperprune.search import run_search
 from hyperprune.search.config import resolved_paths
+from hyperprune.search.dense_reference import DenseReference
+from hyperprune.search.probe import build_probe
+from hyperprune.search.spectrum import measure
 from hyperprune.train import Trainer
 
 
@@ -15,12 +18,12 @@ from hyperprune.train import Trainer
 def test_a_later_search_rewinds_the_cached_dense_run_to_an_earlier_epoch(tiny_cfg, tmp_path):
     shared = tmp_path / "dense-cache"
     cfg = resolved_paths(tiny_cfg(run_dir=str(tmp_path / "run"), search={"dense_dir": str(shared), "n_candidates": 2}))
-    dense = reference.DenseReference(cfg)
+    dense = DenseReference(cfg)
     # an earlier search (or any run of the same content) left the dense model at the budget, epoch 3
     cached = Trainer(dense.config, dense.dir, verbose=False)
     cached.train(until_epoch=3)
-    probe = reference.build_probe(cfg, cached.corpus.valid)
-    at_3, _ = reference.measure(cached, probe, cfg)
+    probe = build_probe(cfg, cached.corpus.valid)
+    at_3, _ = measure(cached, probe, cfg)
     checkpoints = dense.dir / "checkpoints"
     stamps = {p.name: p.stat().st_mtime_ns for p in checkpoints.iterdir()}
     assert "epoch-0001.pt" not in stamps                   # epoch 1's checkpoint is gone: only a rewind has it
@@ -32,7 +35,7 @@ def test_a_later_search_rewinds_the_cached_dense_run_to_an_earlier_epoch(tiny_cf
     # straight to epoch 1, not the cached model's at epoch 3
     straight = Trainer(dense.config, tmp_path / "straight", verbose=False)
     straight.train(until_epoch=1)
-    at_1, _ = reference.measure(straight, probe, cfg)
+    at_1, _ = measure(straight, probe, cfg)
     assert results.dense["spectra"] == {"1": [float(v) for v in at_1.mean]}
     assert at_1.mean.tolist() != at_3.mean.tolist()
     assert results.dense["valid_ppl_by_epoch"]["1"] == straight.history[0].valid_ppl

@@ -10,8 +10,8 @@ import torch
 
 from hyperprune.errors import UserError
 from hyperprune.search.execute import Workbench
+from hyperprune.search.dense_reference import DenseReference
 from hyperprune.search.strategies import strategy_for
-from hyperprune.search.reference import DenseReference
 from hyperprune.search.space import SearchSpace
 
 from tests.search.conftest import tiny_search

@@ -16,7 +16,8 @@ from hyperprune.search import run_search
 from hyperprune.search.execute import Workbench
 from hyperprune.search.strategies import strategy_for
 from hyperprune.search.measurement import last_improving, load_spectrum, reach
-from hyperprune.search.reference import build_probe, measure
+from hyperprune.search.probe import build_probe
+from hyperprune.search.spectrum import measure
 from hyperprune.search.space import SearchSpace
 from hyperprune.train import Trainer
 from hyperprune.train.checkpoint import list_checkpoints
@@ -222,7 +223,7 @@ def test_scores_after_e0_are_measured_on_the_later_probe(tiny_cfg, tmp_path, lat
     """The released code measures its first round on 2 validation windows and the later rounds on 5
     (main_pruning_competition.py:95): every spectrum after e0, the candidates' and the dense model's
     it is compared with, has one row of exponents per window of its probe, the first 5 windows."""
-    from hyperprune.search.reference import probe_sequences
+    from hyperprune.search.probe import probe_sequences
 
     if later == tiny_cfg().lyapunov.later_sequences:      # the tiny search as written: run once per session
         cfg, results, _ = request.getfixturevalue("tiny_search_run")

@@ -17,7 +17,7 @@ import yaml
 
 import hyperprune
 from hyperprune.cli import main
-from hyperprune.train.epoch_log import read_epoch_log
+from hyperprune.run_files import read_log
 from hyperprune.train.provenance import git_commit
 from tests.search.conftest import tiny_search_raw
 
@@ -65,7 +65,7 @@ def test_a_search_records_its_context_and_each_models_training_per_epoch(tiny_co
     assert len(log) == results["dense"]["epochs"] + sum(c["epochs_trained"] for c in results["candidates"])
     for entry in log:
         folder = results["dense"]["dir"] if entry["model"] == "dense" else run / "candidates" / f"{entry['candidate']:04d}"
-        own = {e["epoch"]: e for e in read_epoch_log(f"{folder}/log.jsonl")}[entry["epoch"]]
+        own = {e["epoch"]: e for e in read_log(folder)}[entry["epoch"]]
         assert {k: entry[k] for k in ("train_loss", "lr", "wall_s", "tokens_per_s")} == \
                {k: own[k] for k in ("train_loss", "lr", "wall_s", "tokens_per_s")}
         assert entry["train_loss"] > 0 and entry["wall_s"] > 0 and entry["tokens_per_s"] > 0

@@ -12,11 +12,13 @@ from optuna.trial import TrialState
 
 from hyperprune.cli import main
 from hyperprune.search.jobs import Job, JobRecord
-from hyperprune.search.progress import (describe_tie, indistinguishable_choices, log_entries,
-                                        resume_state, round_ties)
+from hyperprune.search.banner import resume_state
+from hyperprune.search.indistinguishable_choices import indistinguishable_choices
 from hyperprune.search.rounds import Round
+from hyperprune.search.search_log import log_entries
 from hyperprune.search.space import SearchSpace
 from hyperprune.search.strategies import strategy_for
+from hyperprune.search.ties import describe_tie, round_ties
 
 from tests.search.conftest import tiny_search_raw
 
@@ -197,7 +199,7 @@ def test_status_of_a_train_run_and_of_nothing(tiny_corpus_dir, tmp_path, capsys)
 
 def test_a_search_refuses_top_k_with_the_reference_convention(tiny_cfg):
     from hyperprune.errors import UserError
-    from hyperprune.search.reference import check_k, state_size
+    from hyperprune.search.lyapunov_k import check_k, state_size
     n = state_size(tiny_cfg())
     check_k(c := tiny_cfg(lyapunov={"k": n}), strategy_for(c))                                   # all exponents: the paper's
     check_k(c := tiny_cfg(lyapunov={"k": 4, "convention": "standard"}), strategy_for(c))         # a random frame: leading 4

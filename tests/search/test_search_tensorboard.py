@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hyperprune.cli import main
-from hyperprune.train.epoch_log import read_epoch_log
+from hyperprune.run_files import read_log
 from hyperprune.train.tensorboard import search_run_name
 from tests.search.conftest import tiny_search_raw
 from tests.train.test_tensorboard import assert_same, expected_runs, read_runs
@@ -22,7 +22,7 @@ def test_a_search_gives_each_model_its_own_run_equal_to_its_log(tiny_corpus_dir,
     tb = tmp_path / "tb"
     assert main(["search", str(config), "--quiet", "--tensorboard", str(tb)]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    log = read_epoch_log(tmp_path / "run" / "log.jsonl")
+    log = read_log(tmp_path / "run")
     read = read_runs(tb)
     assert_same(read, expected_runs(log, search_run_name))
     trained = [c["id"] for c in results["candidates"] if c["epochs_trained"]]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from hyperprune.cli import main
-from hyperprune.train.epoch_log import read_epoch_log
+from hyperprune.run_files import read_log
 from hyperprune.train.tensorboard import TensorBoardMirror, scalars, search_run_name
 from tests.search.conftest import tiny_search_raw
 
@@ -112,7 +112,7 @@ def test_train_writes_its_log_as_one_run_and_a_resume_does_not_repeat_epochs(tin
     tb = tmp_path / "tb"
     assert main(["train", str(config), "train.epochs=1", "--tensorboard", str(tb)]) == 0
     assert main(["train", str(config), "train.epochs=2", "--tensorboard", str(tb)]) == 0      # resumed
-    log = read_epoch_log(tmp_path / "quick" / "log.jsonl")
+    log = read_log(tmp_path / "quick")
     assert [e["epoch"] for e in log] == [1, 2]
     read = read_runs(tb)
     assert_same(read, expected_runs(log, lambda entry: "quick"))

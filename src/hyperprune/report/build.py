@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hyperprune.errors import UserError
 from hyperprune.search.seed_noise import margin_of
-from hyperprune.report.context import context_rows, load_context, render_context, tie_notes, title as search_title
+from hyperprune.report.context import context_rows, render_context, tie_notes, title as search_title
 from hyperprune.report.early_signals import distance_signal, valid_ppl_signal
 from hyperprune.report.figures import (
     ReportFigure,
@@ -35,6 +35,9 @@ from hyperprune.report.tables import (
     seed_table,
     trials_table,
 )
+from hyperprune.run_files import read_context
+from hyperprune.status.search import search_status
+from hyperprune.status.training import gone_words
 
 
 @dataclass
@@ -54,7 +57,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     except OSError as exc:
         raise UserError(f"cannot create report directory '{out}' ({exc.strerror}); choose another with --out") from None
 
-    context = load_context(results.run_dir)
+    context = read_context(results.run_dir)
     if results.running:
         results.stopped = why_stopped(results.run_dir)
     sections = build_sections(results)
@@ -90,9 +93,6 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
 
 def why_stopped(run_dir: Path) -> str | None:
     """Why an unfinished search is not running, from `hyperprune status`'s view (None: it is running)."""
-    from hyperprune.status.search import search_status
-    from hyperprune.status.training import gone_words
-
     try:
         status = search_status(run_dir)
     except (UserError, OSError, ValueError, KeyError, TypeError):

@@ -23,10 +23,11 @@ from typing import Any
 
 from hyperprune.errors import UserError
 from hyperprune.report.build import why_stopped
-from hyperprune.report.context import load_context, render_context, title as search_title
+from hyperprune.report.context import render_context, title as search_title
 from hyperprune.report.html import Section, render_page
 from hyperprune.search.search_results import SearchResults, load_results, number
 from hyperprune.report.tables import Table
+from hyperprune.run_files import read_context
 
 SIDES = ("a", "b")
 
@@ -186,7 +187,7 @@ def write_comparison(run_a: str | Path, run_b: str | Path, out_dir: str | Path |
     for table in tables:
         files.tables += table.write(out)
 
-    runs = {side: {"run_dir": str(Path(r.run_dir).resolve()), "title": search_title(r, load_context(r.run_dir))}
+    runs = {side: {"run_dir": str(Path(r.run_dir).resolve()), "title": search_title(r, read_context(r.run_dir))}
             for side, r in zip(SIDES, (a, b))}
     files.json.write_text(json.dumps({"runs": runs, "same_pool": pooled,
                                       "tables": {t.name: json.loads(t.to_json()) for t in tables}},

@@ -8,26 +8,17 @@ parameters read "not recorded"). Also the ties that decided a round, as the sear
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
 from typing import Any
 
 from hyperprune import __version__
 from hyperprune.lyapunov.conventions import CONVENTIONS
 from hyperprune.lyapunov.display import exponent_unit
+from hyperprune.run_files import CONTEXT_NAME
 from hyperprune.search.search_results import SearchResults, number
 from hyperprune.search.strategies import strategy_title
-from hyperprune.train.provenance import CONTEXT_NAME
+from hyperprune.search.ties import describe_tie, round_ties
 
 METRIC_WORDS = {"ls": "their Lyapunov-spectrum distance to the dense model", "loss": "their validation perplexity"}
-
-
-def load_context(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / CONTEXT_NAME
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def convention_of(results: SearchResults) -> str:
@@ -126,7 +117,6 @@ def render_context(rows: list[tuple[str, str]]) -> str:
 
 def tie_notes(results: SearchResults) -> list[str]:
     """One line per tie that decided a round (the search printed the same warning)."""
-    from hyperprune.search.progress import describe_tie, round_ties
     notes = []
     for r in results.rounds:
         if r.get("kept") is None or not r.get("scores"):

@@ -4,12 +4,42 @@ the finalists trained to the full budget. Also the loss-based and full-training 
 
     from hyperprune.search import load_search_config, run_search
     results = run_search(load_search_config("configs/demo.yaml"))   # a SearchResults, as load_results(run_dir)
+
+Names are imported on first use (as `hyperprune` does): importing one module of this package, say
+`search.rounds` from `pools`, loads that module and what it imports, not the whole search loop; so
+the modules here import each other at their top, with no cycle through this file.
 """
 
-from hyperprune.search.config import LyapunovSettings, SearchConfig, SearchSettings, load_search_config
-from hyperprune.search.runner import run_search, run_worker
-from hyperprune.search.search_results import SearchResults, load_results
-from hyperprune.search.space import SearchSpace, paper_space
+from __future__ import annotations
 
-__all__ = ["LyapunovSettings", "SearchConfig", "SearchResults", "SearchSettings", "SearchSpace", "load_results",
-           "load_search_config", "paper_space", "run_search", "run_worker"]
+import importlib
+from typing import Any
+
+# public name -> (module, attribute), imported when first asked for
+_LAZY = {
+    "LyapunovSettings": ("hyperprune.search.config", "LyapunovSettings"),
+    "SearchConfig": ("hyperprune.search.config", "SearchConfig"),
+    "SearchSettings": ("hyperprune.search.config", "SearchSettings"),
+    "SearchResults": ("hyperprune.search.search_results", "SearchResults"),
+    "load_results": ("hyperprune.search.search_results", "load_results"),
+    "load_search_config": ("hyperprune.search.config", "load_search_config"),
+    "run_search": ("hyperprune.search.runner", "run_search"),
+    "run_worker": ("hyperprune.search.runner", "run_worker"),
+    "SearchSpace": ("hyperprune.search.space", "SearchSpace"),
+    "paper_space": ("hyperprune.search.space", "paper_space"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hyperprune.search' has no attribute '{name}'")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value          # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -8,6 +8,7 @@ each candidate is the run config with one sample of the space applied on top.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,7 +16,12 @@ from typing import Any, Sequence
 from hyperprune import config as configuration
 from hyperprune.config import check_choice, check_range, to_dict
 from hyperprune.errors import UserError
+from hyperprune.lyapunov import DISTANCES
+from hyperprune.search.proposals import SAMPLERS
 from hyperprune.search.rounds import check_keep
+from hyperprune.search.space import SearchSpace
+from hyperprune.search.strategies import strategy_for, strategy_names
+from hyperprune.search.strategies.asha import PROMOTIONS
 from hyperprune.train.config import RunConfig
 
 METRICS = ("ls", "loss")
@@ -61,10 +67,8 @@ class SearchSettings:
     space: dict[str, Any] | None = None  # dotted key -> distribution; None: the paper's space
 
     def validate(self) -> None:
-        from hyperprune.search.strategies import strategy_names
         check_choice("search.strategy", self.strategy, strategy_names())
         check_choice("search.metric", self.metric, METRICS)
-        from hyperprune.search.proposals import SAMPLERS
         SAMPLERS.get(self.sampler)
         check_range("search.n_candidates", self.n_candidates, 1)
         check_range("search.batch", self.batch, 1)
@@ -76,7 +80,6 @@ class SearchSettings:
             check_range("search.final_epochs", self.final_epochs, 1)
         # ASHA checks its own argument when built; a typo here is caught even while another
         # strategy is chosen, rather than when someone switches to asha.
-        from hyperprune.search.strategies.asha import PROMOTIONS
         check_choice("search.asha_promotion", self.asha_promotion, PROMOTIONS)
         check_choice("search.final_state", self.final_state, FINAL_STATES)
         check_range("search.final_seeds", self.final_seeds, 1)
@@ -141,15 +144,11 @@ class SearchConfig(RunConfig):
             raise UserError(f"search.first_epoch = {s.first_epoch} is beyond the budget of "
                             f"{self.final_epochs} epochs; allowed: 1 to {self.final_epochs}")
         if s.sampler == "cmaes":
-            import importlib.util
             if importlib.util.find_spec("cmaes") is None:
                 raise UserError("search.sampler = cmaes needs the 'cmaes' package (pip install cmaes); "
                                 "or use tpe, random, grid or gp")
-        from hyperprune.search.strategies import strategy_for
         strategy_for(self)                     # checks the strategy's own arguments
-        from hyperprune.lyapunov import DISTANCES
         check_choice("lyapunov.distance", self.lyapunov.distance, DISTANCES)
-        from hyperprune.search.space import SearchSpace
         SearchSpace.from_config(self)          # validates every entry of the space
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyperprune.search.jobs import Job, JobRecord, job_scores
-from hyperprune.search.progress import describe_tie, round_ties
+from hyperprune.search.ties import describe_tie, round_ties
 from hyperprune.train.progress import clock as _clock, seconds_left
 
 

@@ -18,6 +18,7 @@ checked) nor a temporary folder, so a dry run killed at any moment leaves nothin
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 import shutil
@@ -25,11 +26,27 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+import yaml
+
+from hyperprune.config import to_dict
 from hyperprune.errors import UserError
 from hyperprune.files import check_run_dir
-from hyperprune.search.storage import quiet_optuna
+from hyperprune.lyapunov import make_probe, model_spectrum
+from hyperprune.lyapunov.spectrum import spectrum_flops
+from hyperprune.search.banner import search_banner
+from hyperprune.search.config import resolved_paths
+from hyperprune.search.context import search_context
+from hyperprune.search.execute import Workbench
+from hyperprune.search.indistinguishable_choices import indistinguishable_choices
+from hyperprune.search.lyapunov_k import check_k, state_size
+from hyperprune.search.spectrum import measure
+from hyperprune.search.storage import quiet_optuna, redact
 from hyperprune.search.strategies import strategy_for
-from hyperprune.train.dry_run import BUDGET_S
+from hyperprune.train import Trainer
+from hyperprune.train.dry_run import BUDGET_S, time_steps
+from hyperprune.train.footprint import run_footprint
+from hyperprune.train.trainer import resolve_run_config
 from hyperprune.train.progress import clock as clock_text
 
 SPECTRUM_BUDGET_S = 30.0      # a whole spectrum is timed when its first step says it fits in this
@@ -64,11 +81,6 @@ def planned_disk(strategy, checkpoint_bytes: int, weights_bytes: int) -> dict[st
 
 def device_plan(cfg, strategy, corpus) -> dict[str, Any]:
     """What the search asks of its device, computed without it (see the module docstring)."""
-    from hyperprune.lyapunov.spectrum import spectrum_flops
-    from hyperprune.search.reference import state_size
-    from hyperprune.train.footprint import run_footprint
-    from hyperprune.train.trainer import resolve_run_config
-
     # A candidate's run (the dense model's, plus the masks): the larger checkpoint and training step.
     footprint = run_footprint(resolve_run_config(cfg.run_config()), len(corpus.vocab))
     lyap = cfg.lyapunov
@@ -123,11 +135,6 @@ def describe_device_plan(cfg, plan: dict[str, Any]) -> str:
 def time_search(cfg, bench, *, budget_s: float = BUDGET_S, clock: Callable[[], float] = time.perf_counter,
                 say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Seconds per dense epoch and per spectrum on this machine (`bench`: the search's Workbench)."""
-    import dataclasses
-
-    from hyperprune.train import Trainer
-    from hyperprune.train.dry_run import time_steps
-
     say = say or (lambda line: None)
     # A folder that is never created: the timed trainer saves nothing (time_steps stops it before
     # its first checkpoint), so there is nothing to clean up, even after a kill -9. Removed anyway
@@ -150,9 +157,6 @@ def time_spectrum(cfg, bench, trainer, *, clock: Callable[[], float],
                   say: Callable[[str], None]) -> tuple[float, str]:
     """(seconds, how) of one spectrum of the trainer's model: one tangent step first, then the whole
     spectrum when that step says it takes at most SPECTRUM_BUDGET_S, else that step times the steps."""
-    from hyperprune.lyapunov import make_probe, model_spectrum
-    from hyperprune.search.reference import measure
-
     lyap = cfg.lyapunov
     steps = lyap.length + (lyap.warmup if lyap.convention == "reference" else 0)
     one = make_probe(bench.corpus.valid, n_sequences=lyap.sequences, length=1, warmup=0, seed=lyap.seed,
@@ -212,16 +216,6 @@ def dry_run(cfg, device: str | None = None, *, timing: bool = True, budget_s: fl
             clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     """Print what `run_search(cfg)` would do, what it needs of its device and (with `timing`) how
     long it would take; return the numbers."""
-    import torch
-    import yaml
-
-    from hyperprune.config import to_dict
-    from hyperprune.search.config import resolved_paths
-    from hyperprune.search.execute import Workbench
-    from hyperprune.search.progress import indistinguishable_choices, search_banner, search_context
-    from hyperprune.search.reference import check_k
-    from hyperprune.search.storage import redact
-
     cfg = resolved_paths(cfg)
     strategy = strategy_for(cfg)            # built once, for everything the dry run plans
     check_run_dir(cfg.run_dir)              # what the real run would refuse, the dry run says too

@@ -21,8 +21,10 @@ from hyperprune.search.candidate import JobFailed
 from hyperprune.search.jobs import Job, JobLease, JobRecord, LeaseLost
 from hyperprune.search.measurement import FinalState, Measured, final_state, reach
 from hyperprune.search.proposals import Proposal
-from hyperprune.search.reference import DenseReference, build_probe, probe_sequences, spectrum_tag
+from hyperprune.search.dense_reference import DenseReference
+from hyperprune.search.probe import build_probe, probe_sequences
 from hyperprune.search.space import SearchSpace
+from hyperprune.search.spectrum import spectrum_tag
 from hyperprune.train import Trainer, TrainingDiverged, resolve_device
 
 __all__ = ["JobFailed", "LeaseLost", "Workbench"]
@@ -59,7 +61,7 @@ class Workbench:
         return self.probe_at(self.cfg.search.first_epoch)
 
     def probe_at(self, epoch: int):
-        """The probe a score at `epoch` is measured on (`reference.probe_sequences`)."""
+        """The probe a score at `epoch` is measured on (`probe.probe_sequences`)."""
         n = probe_sequences(self.cfg, epoch)
         if n not in self._probes:
             self._probes[n] = build_probe(self.cfg, self.corpus.valid, n)

@@ -43,7 +43,7 @@ from typing import Callable
 from hyperprune.files import atomic_write_bytes, atomic_write_text
 from hyperprune.lyapunov import LyapunovSpectrum, Probe
 from hyperprune.perplexity import perplexity
-from hyperprune.search.reference import measure, measure_model
+from hyperprune.search.spectrum import measure, measure_model
 from hyperprune.train import Trainer, evaluate_model, load_trained
 from hyperprune.train.checkpoint import checkpoint_path, list_checkpoints, read_checkpoint, save_checkpoint
 

@@ -1,4 +1,5 @@
-"""`RUN_DIR/results.json`, the accounting of a search, and the exported winner.
+"""What `RUN_DIR/results.json` holds, the accounting of a search, and the exported winner (the file
+itself is written and read by `hyperprune.run_files`).
 
 The schema (epoch keys are strings, as JSON requires):
 
@@ -46,7 +47,6 @@ from hyperprune.config import to_dict
 from hyperprune.search import seed_noise
 from hyperprune.search.jobs import JobRecord, final_numbers, job_scores, job_spectra
 from hyperprune.search.schedule import Plan, seed_results
-from hyperprune.files import atomic_write_text
 from hyperprune.strict_json import finite_or_null
 from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
 
@@ -223,12 +223,6 @@ def seed_section(cfg, strategy, plan: Plan, candidates: list[dict[str, Any]], re
             section["winner_vs_dense"] = seed_noise.welch(finalists[plan.winner], models["dense"]["valid_ppl"]).to_dict()
     section["margin_line"] = seed_noise.margin_line(n, section["winner_vs_runner_up"])
     return section
-
-
-def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
-    path = Path(run_dir) / "results.json"
-    atomic_write_text(path, json.dumps(results, indent=2) + "\n")
-    return path
 
 
 WINNER_NAME = "winner.json"          # what an export is: `hyperprune status RUN_DIR/winner` reads it

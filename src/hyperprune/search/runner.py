@@ -17,25 +17,28 @@ import optuna
 import torch
 import yaml
 
-from hyperprune.config import differences, from_dict, to_dict
+from hyperprune.config import closest, differences, from_dict, to_dict
 from hyperprune.errors import UserError
 from hyperprune.files import atomic_write_text, run_dir_lock, writable_run_dir
+from hyperprune.run_files import read_log, results_path, write_context, write_results
 from hyperprune.search import dashboard, schedule
+from hyperprune.search.asha_trial import TrialTakenOver
+from hyperprune.search.banner import search_banner
 from hyperprune.search.config import SearchConfig, resolved_paths
 from hyperprune.search.console import SearchConsole
 from hyperprune.search.candidate import JobFailed
-from hyperprune.search.asha_trial import TrialTakenOver
+from hyperprune.search.context import search_context
 from hyperprune.search.execute import Workbench
+from hyperprune.search.indistinguishable_choices import indistinguishable_choices
 from hyperprune.search.jobs import Claim, Heartbeat, Job, JobGivenBack, JobLease, JobQueue, JobRecord, LeaseLost
-from hyperprune.train.epoch_log import read_epoch_log
-from hyperprune.train.tensorboard import NoMirror, search_run_name, tensorboard_mirror
-from hyperprune.search.progress import indistinguishable_choices, search_banner, search_context, write_search_log
-from hyperprune.train.provenance import provenance, record_end, write_context
-from hyperprune.search.reference import check_k
-from hyperprune.search.results import build_results, export_winner, winner_run_dir, write_results
+from hyperprune.search.lyapunov_k import check_k
+from hyperprune.search.results import build_results, export_winner, winner_run_dir
+from hyperprune.search.search_log import write_search_log
 from hyperprune.search.search_results import SearchResults, parse_search_results
 from hyperprune.search.storage import SingleProcessLock, open_storage, quiet_optuna, redact, retrying, scheme
 from hyperprune.search.strategies import strategy_for
+from hyperprune.train.provenance import provenance, record_end
+from hyperprune.train.tensorboard import NoMirror, search_run_name, tensorboard_mirror
 
 CONFIG_ATTR = "hyperprune_config"
 FORMAT = 1
@@ -178,8 +181,8 @@ class SearchLoop:
             wall_s = max(wall_s, float(retrying(lambda: self.study.user_attrs).get("wall_s", 0.0)))
         results = build_results(self.cfg, self.strategy, plan, records, wall_s=wall_s, export_dir=export_dir)
         write_results(run_dir, results)
-        log = write_search_log(run_dir, results, self.bench.candidate_dir)
-        self.tensorboard.update(read_epoch_log(log))
+        write_search_log(run_dir, results, self.bench.candidate_dir)
+        self.tensorboard.update(read_log(run_dir))
         if self.strategy.records_dashboard_trials:
             over_seeds = None if self.cfg.search.final_seeds < 2 else \
                 (lambda c: schedule.seed_results(self.cfg, self.strategy, records, c))
@@ -284,7 +287,6 @@ def load_study_config(storage, study_name: str) -> SearchConfig:
         study = retrying(lambda: optuna.load_study(study_name=study_name, storage=storage))
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage) if not s.study_name.endswith(".jobs")]
-        from hyperprune.config import closest
         raise UserError(f"no study '{study_name}' in the storage{closest(study_name, names)}; "
                         f"studies there: {', '.join(names) or 'none'} (start one with 'hyperprune search')") from None
     held = study.user_attrs.get(CONFIG_ATTR)
@@ -318,6 +320,6 @@ def run_worker(storage_url: str, study_name: str, *, device: str | None = None, 
         except OSError as exc:
             console.results_unwritable(exc)
             return
-        console.results_written(Path(cfg.run_dir) / "results.json")
+        console.results_written(results_path(cfg.run_dir))
         console.summary(results)
 

@@ -1,4 +1,5 @@
-"""A search's `RUN_DIR/results.json`, read into one object the report can ask questions of.
+"""A search's `RUN_DIR/results.json` (read by `hyperprune.run_files`), made into one object the
+report can ask questions of.
 
 `run_search` returns this object for the file it has just written; `load_results(run_dir)` reads it
 back later (both are public: `hyperprune.run_search`, `hyperprune.load_results`).
@@ -11,13 +12,13 @@ and the report says so instead of failing.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hyperprune.errors import UserError
+from hyperprune.run_files import read_results, results_path
 
 STATUSES = ("running", "complete")
 
@@ -76,10 +77,6 @@ class SearchResults:
         return out
 
 
-def results_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "results.json"
-
-
 def load_results(run_dir: str | Path) -> SearchResults:
     """Read RUN_DIR/results.json, or raise a one-line UserError saying what is wrong with it."""
     run_dir = Path(run_dir)
@@ -91,13 +88,7 @@ def load_results(run_dir: str | Path) -> SearchResults:
     if not path.is_file():
         raise UserError(f"'{run_dir}' holds no results.json; is it a search's run directory? "
                         f"(a search writes results.json once its first candidate starts)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"'{path}' is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"'{path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return parse_search_results(data, run_dir)
+    return parse_search_results(read_results(run_dir), run_dir)
 
 
 def parse_search_results(data: Any, run_dir: Path) -> SearchResults:

@@ -27,7 +27,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from hyperprune import config as configuration
 from hyperprune.config import closest, to_dict
 from hyperprune.errors import UserError
+from hyperprune.lyapunov.dense_spectra import content_hash
 from hyperprune.train.config import RunConfig
+from hyperprune.train.trainer import resolve_run_config
 
 # Sections a candidate may change. Data, seed and device are shared with the dense reference and
 # the probe, so a search that varied them would compare candidates against different references.
@@ -131,8 +133,6 @@ class SearchSpace:
 
     def fingerprint(self, params: dict[str, Any]) -> str:
         """Equal for two candidates that would train identically: the resolved config, minus paths."""
-        from hyperprune.lyapunov.dense_spectra import content_hash
-        from hyperprune.train.trainer import resolve_run_config
         resolved = to_dict(resolve_run_config(self.run_config(params, "")))
         for key in ("run_dir", "device"):
             resolved.pop(key, None)

@@ -12,43 +12,39 @@ from pathlib import Path
 from typing import Any
 
 from hyperprune.errors import UserError
+from hyperprune.run_files import RESULTS_NAME, results_path
+from hyperprune.search.results import WINNER_NAME
+from hyperprune.status.search import describe_search_status, search_status
+from hyperprune.status.training import describe_train_status, train_status
 
 
 def run_status(run_dir: str | Path) -> dict[str, Any]:
     """The status of a search or training run directory, or a search's exported winner (a UserError
     for anything else)."""
-    from hyperprune.search.results import WINNER_NAME
-    from hyperprune.status.search import search_status
-    from hyperprune.status.training import train_status
-
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
     if (path / WINNER_NAME).is_file():
         return winner_status(path)
-    if (path / "results.json").is_file() or (path / "search.yaml").is_file():
+    if results_path(path).is_file() or (path / "search.yaml").is_file():
         return search_status(path)
     if (path / "config.yaml").is_file() or (path / "checkpoints").is_dir():
         return train_status(path)
     raise UserError(f"'{path}' holds no hyperprune run (no config.yaml, checkpoints/, search.yaml or "
-                    f"results.json); give a train or search run directory")
+                    f"{RESULTS_NAME}); give a train or search run directory")
 
 
 def winner_status(path: Path) -> dict[str, Any]:
     """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
-    from hyperprune.search.results import WINNER_NAME
-
     about = json.loads((path / WINNER_NAME).read_text())
     return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
 
 
 def describe_status(s: dict[str, Any]) -> str:
     if s["kind"] == "train":
-        from hyperprune.status.training import describe_train_status
         return describe_train_status(s)
     if s["kind"] == "winner":
         return describe_winner_status(s)
-    from hyperprune.status.search import describe_search_status
     return describe_search_status(s)
 
 

@@ -12,25 +12,29 @@ Nothing is written: a missing SQLite file is not opened (that would create it).
 from __future__ import annotations
 
 import datetime
-import json
 import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from hyperprune.config import from_dict
 from hyperprune.errors import UserError
+from hyperprune.files import process_alive
+from hyperprune.run_files import read_results
+from hyperprune.search.config import SearchConfig
 from hyperprune.search.optuna_internals import rdb_heartbeat_ages, trial_id
-from hyperprune.status.training import gone_words
+from hyperprune.search.storage import open_storage, sqlite_path
+from hyperprune.search.strategies import strategy_for
+from hyperprune.status.training import gone_words, lock_state
 from hyperprune.train.progress import clock, seconds_left
 
 
 def _running_jobs(storage_url: str, study_name: str) -> tuple[list[dict[str, Any]], int, str | None]:
     """(running jobs, waiting jobs, a note when the storage cannot be read)."""
-    import optuna
-    from optuna.trial import TrialState
-
-    from hyperprune.search.storage import open_storage, sqlite_path
-
     path = sqlite_path(storage_url) if storage_url.startswith("sqlite") else None
     if path is not None and not path.is_file():
         return [], 0, f"no study database at {path} yet"
@@ -62,8 +66,6 @@ def worker_alive(worker: str | None, heartbeat_s_ago: float | None, limit_s: flo
     """Whether the process behind a RUNNING job is alive. `worker` is "host:pid" (jobs.py): on this
     host, whether that pid exists; elsewhere, whether its heartbeat is younger than `limit_s` (the
     age at which another worker takes the job over); None when neither can be told."""
-    from hyperprune.files import process_alive
-
     name, _, pid = (worker or "").rpartition(":")
     if name == (host or socket.gethostname()) and pid.isdigit():
         return process_alive(int(pid))
@@ -94,17 +96,10 @@ def _best(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def search_status(run_dir: Path) -> dict[str, Any]:
-    from hyperprune.config import from_dict
-    from hyperprune.search.config import SearchConfig
-    from hyperprune.search.strategies import strategy_for
-    from hyperprune.status.training import lock_state
-
     run_dir = Path(run_dir)
-    results_path = run_dir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results = read_results(run_dir) or {}
     raw = results.get("config")
     if raw is None:
-        import yaml
         raw = yaml.safe_load((run_dir / "search.yaml").read_text())
     cfg = from_dict(SearchConfig, raw)
     candidates = results.get("candidates", [])

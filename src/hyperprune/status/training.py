@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from hyperprune.train.epoch_log import LOG_NAME, read_epoch_log
+from hyperprune.files import LOCK_NAME
+from hyperprune.run_files import LOG_NAME, read_log
 from hyperprune.train.progress import clock
 
 
@@ -24,8 +25,6 @@ def lock_state(run_dir: Path) -> tuple[int | None, int | None]:
     A process stopped cleanly removes its lock file; one killed (kill -9) leaves it, with its pid,
     and the kernel has released its flock: that pid is reported as gone.
     """
-    from hyperprune.files import LOCK_NAME
-
     path = Path(run_dir) / LOCK_NAME
     try:
         handle = open(path)
@@ -54,7 +53,7 @@ def train_status(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
     epochs = (config.get("train") or {}).get("epochs")
-    log = read_epoch_log(run_dir / LOG_NAME)
+    log = read_log(run_dir)
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     done = log[-1]["epoch"] if log else 0

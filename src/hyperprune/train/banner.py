@@ -3,7 +3,7 @@
 A researcher glancing at a log should see, before the first epoch, the data (tokens), the model
 (family, sizes, parameters), the sparsity and which tensors carry masks, the epochs, the device and
 threads, the run directory, and whether this is a fresh start or a resume. The search banner
-(`hyperprune.search.progress`) reuses the data, model and sparsity lines.
+(`hyperprune.search.banner`) reuses the data, model and sparsity lines.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from hyperprune import __version__
+from hyperprune.sparse import sparsity_summary
 
 
 def data_line(cfg, corpus) -> str:
@@ -65,8 +66,6 @@ def format_banner(title: str, rows: list[tuple[str, str]]) -> str:
 
 
 def train_banner(trainer) -> str:
-    from hyperprune.sparse import sparsity_summary
-
     cfg, model = trainer.cfg, trainer.model
     t = cfg.train
     summary = trainer.sparse.summary() if trainer.sparse is not None else sparsity_summary(model)

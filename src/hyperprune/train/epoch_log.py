@@ -1,4 +1,5 @@
-"""RUN_DIR/log.jsonl: one JSON object per trained epoch, for plotting with anything.
+"""What a training run's RUN_DIR/log.jsonl holds: one JSON object per trained epoch, for plotting
+with anything (the file itself is written and read by `hyperprune.run_files`).
 
 Rewritten whole from the trainer's history after every epoch (a few hundred short lines at most),
 so a resumed run, or one that fell back to an earlier checkpoint, never holds an epoch twice.
@@ -10,15 +11,12 @@ nats per token), lr, averaged, wall_s, tokens_per_s, mask_update_s; non-finite n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from hyperprune.files import atomic_write_text
 from hyperprune.perplexity import perplexity
+from hyperprune.run_files import write_log
 from hyperprune.strict_json import finite_or_null
-
-LOG_NAME = "log.jsonl"
 
 
 def epoch_entry(record) -> dict[str, Any]:
@@ -29,13 +27,4 @@ def epoch_entry(record) -> dict[str, Any]:
 
 
 def write_epoch_log(run_dir: Path, history: Iterable) -> Path:
-    path = Path(run_dir) / LOG_NAME
-    atomic_write_text(path, "".join(json.dumps(epoch_entry(r)) + "\n" for r in history))
-    return path
-
-
-def read_epoch_log(path: Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return write_log(run_dir, (epoch_entry(r) for r in history))

@@ -1,12 +1,12 @@
 """How a run was made, for RUN_DIR/context.json: versions, command line, the config's git commit,
 host, and when the command started and ended. `train` writes it as it is; a search adds it to its
-own context (search/progress.py), which the report reads.
+own context (search/context.py), which the report reads. The file is written and read by
+`hyperprune.run_files`.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import platform
 import shlex
 import socket
@@ -19,9 +19,7 @@ from typing import Any, Callable
 import torch
 
 from hyperprune import __version__
-from hyperprune.files import atomic_write_text
-
-CONTEXT_NAME = "context.json"
+from hyperprune.run_files import read_context, write_context
 
 
 def _now() -> str:
@@ -70,18 +68,10 @@ def provenance(config_path: str | Path | None, now: Callable[[], str] = _now) ->
     }
 
 
-def write_context(run_dir: str | Path, context: dict[str, Any]) -> Path:
-    path = Path(run_dir) / CONTEXT_NAME
-    atomic_write_text(path, json.dumps(context, indent=2) + "\n")
-    return path
-
-
 def record_end(run_dir: str | Path, now: Callable[[], str] = _now) -> None:
     """Set context.json's "ended": the command finished its work (an interrupted one leaves null)."""
-    path = Path(run_dir) / CONTEXT_NAME
-    try:
-        context = json.loads(path.read_text())
-    except (OSError, ValueError):
+    context = read_context(run_dir)
+    if context is None:
         return
     context["ended"] = now()
     write_context(run_dir, context)
