@@ -14,7 +14,7 @@ import hyperprune
 
 SRC = Path(hyperprune.__file__).parent
 # Importable from anywhere; each imports only the others.
-BOTTOM = {"errors", "config", "files", "perplexity", "strict_json", "registry", "run_files"}
+BOTTOM = {"errors", "config", "files", "perplexity", "strict_json", "registry", "run_files", "lazy_names"}
 # package -> the packages above the bottom it may import (its own modules always).
 ALLOWED = {
     "data": set(),

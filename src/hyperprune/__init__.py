@@ -22,10 +22,10 @@ checkers and IDEs read the same names from the `TYPE_CHECKING` imports below (th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hyperprune.errors import UserError
+from hyperprune.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from hyperprune.lyapunov.dense_spectra import DenseSpectra, dense_reference, spectrum_distance
@@ -71,17 +71,8 @@ _LAZY = {
 __all__ = ["UserError", "__version__", *sorted(_LAZY)]
 
 
+_getattr, __dir__ = lazy_names(__name__, _LAZY, globals())
 # Hidden from type checkers: a module `__getattr__` would make every name, a misspelt one too, `Any`;
 # they see the names themselves in the TYPE_CHECKING imports.
 if not TYPE_CHECKING:
-    def __getattr__(name: str) -> Any:
-        if name not in _LAZY:
-            raise AttributeError(f"module 'hyperprune' has no attribute '{name}'")
-        module, attribute = _LAZY[name]
-        value = getattr(importlib.import_module(module), attribute)
-        globals()[name] = value          # later look-ups skip this function
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    __getattr__ = _getattr

@@ -12,8 +12,7 @@ the modules here import each other at their top, with no cycle through this file
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hyperprune.lazy_names import lazy_names
 
 # public name -> (module, attribute), imported when first asked for
 _LAZY = {
@@ -32,14 +31,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'hyperprune.search' has no attribute '{name}'")
-    module, attribute = _LAZY[name]
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value          # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
