@@ -22,20 +22,6 @@ torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The files whose tests take longest (`make test` lists the 15 slowest), run first: with one pytest
-# process a core (`-n auto --dist loadfile`), a long file started last keeps one core busy alone at
-# the end. Only the order of files changes; the tests within a file keep theirs.
-LONGEST_FIRST = ("search/test_workers.py", "search/test_resume.py", "search/test_paper_recipes.py",
-                 "benchmarks/test_gpu_check.py", "search/test_search.py", "search/test_strategies.py",
-                 "search/test_final_state.py", "api/test_examples.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        path = item.path.relative_to(REPO / "tests").as_posix()
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-    items.sort(key=rank)                     # stable: the collected order otherwise
-
 
 def shared_data_dir() -> Path | None:
     """$HYPERPRUNE_DATA or ../shared/data beside the repository, when it holds PTB."""
