@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 import types
 import typing
 from pathlib import Path
@@ -38,7 +39,6 @@ def check_choice(what: str, value: Any, allowed: typing.Iterable[str]) -> None:
 
 def check_whole(what: str, value: Any, allowed: str) -> int:
     """`value` as an int, or a one-line UserError: a string, a bool or 5.5 is not silently truncated."""
-    import numbers
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UserError(f"{what} = {value!r} is not a whole number; allowed: {allowed}")
     return int(value)

@@ -4,6 +4,9 @@
     context.json   what a run ran on and how it was made (train/provenance.py, search/context.py)
     log.jsonl      one JSON object per trained epoch: a training run's (train/epoch_log.py), or a
                    search's, one per model and epoch (search/search_log.py)
+    summary.json   a finished training run's final numbers (train/trainer.py `write_summary`)
+    winner.json    what a search's exported winner is (search/results.py `export_winner`); its
+                   presence marks a whole export, which `hyperprune status RUN_DIR/winner` reads
 
 What goes into each is decided by the layer that knows it; the file names, the encoding and "written
 completely or not at all" are decided once, here. Bottom layer, because `train` writes two of them
@@ -22,9 +25,20 @@ from hyperprune.files import atomic_write_text
 RESULTS_NAME = "results.json"
 CONTEXT_NAME = "context.json"
 LOG_NAME = "log.jsonl"
+SUMMARY_NAME = "summary.json"
+WINNER_NAME = "winner.json"
 
 
 # -- results.json ---------------------------------------------------------------------------------
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2) + "\n"
+
+
+def _write_json(path: Path, value: Any) -> Path:
+    atomic_write_text(path, _json_text(value))
+    return path
 
 
 def results_path(run_dir: str | Path) -> Path:
@@ -32,9 +46,7 @@ def results_path(run_dir: str | Path) -> Path:
 
 
 def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
-    path = results_path(run_dir)
-    atomic_write_text(path, json.dumps(results, indent=2) + "\n")
-    return path
+    return _write_json(results_path(run_dir), results)
 
 
 def read_results(run_dir: str | Path) -> Any:
@@ -55,9 +67,7 @@ def read_results(run_dir: str | Path) -> Any:
 
 
 def write_context(run_dir: str | Path, context: dict[str, Any]) -> Path:
-    path = Path(run_dir) / CONTEXT_NAME
-    atomic_write_text(path, json.dumps(context, indent=2) + "\n")
-    return path
+    return _write_json(Path(run_dir) / CONTEXT_NAME, context)
 
 
 def read_context(run_dir: str | Path) -> dict[str, Any] | None:
@@ -87,3 +97,32 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- summary.json ---------------------------------------------------------------------------------
+
+
+def save_summary(run_dir: str | Path, summary: dict[str, Any]) -> Path:
+    return _write_json(Path(run_dir) / SUMMARY_NAME, summary)
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
+    """RUN_DIR/summary.json, or None before the run has finished once."""
+    path = Path(run_dir) / SUMMARY_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+# -- winner.json ----------------------------------------------------------------------------------
+
+
+def winner_text(about: dict[str, Any]) -> str:
+    """winner.json's exact text: an export compares it to tell whether it is already in place."""
+    return _json_text(about)
+
+
+def is_winner_export(path: str | Path) -> bool:
+    return (Path(path) / WINNER_NAME).is_file()
+
+
+def read_winner(path: str | Path) -> dict[str, Any]:
+    return json.loads((Path(path) / WINNER_NAME).read_text(encoding="utf-8"))

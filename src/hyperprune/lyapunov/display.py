@@ -87,6 +87,7 @@ def spectrum_figure(result: LyapunovSpectrum, title: str | None = None):
     """The figure `plot_spectrum` writes: mean exponent +- std against its rank (largest first),
     each sequence (sorted on its own) faintly behind. matplotlib's object API on the Agg canvas: no
     display needed, no global backend changed."""
+    # Imported here: every search loads this package, and only a plot needs matplotlib (~0.5 s).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -21,7 +21,10 @@ of the map. The model is measured in eval mode and every submodule is returned t
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import inspect
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -332,7 +335,6 @@ def module_spectrum(model: nn.Module, inputs: Probe | Tensor, *, convention: str
 
 def _check_options(options: dict) -> None:
     """An unknown keyword is named against `spectrum`'s own (a TypeError would name an inner function)."""
-    import inspect
     allowed = [name for name, p in inspect.signature(model_spectrum).parameters.items()
                if p.kind is p.KEYWORD_ONLY and name not in ("convention", "warmup")]
     for name in options:
@@ -348,8 +350,6 @@ def _in_float32(model: nn.Module) -> nn.Module:
     half = {p.dtype for p in model.parameters() if p.dtype in (torch.float16, torch.bfloat16)}
     if not half:
         return model
-    import copy
-    import warnings
     warnings.warn(f"the model's weights are {', '.join(sorted(str(d) for d in half))}; its spectrum is "
                   f"measured on a float32 copy", stacklevel=3)
     return copy.deepcopy(model).float()

@@ -11,6 +11,7 @@ correlation with each other (both rank the same candidates against the same fina
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 
 from hyperprune.report.rank_correlation import rank_correlation
 
@@ -19,7 +20,6 @@ N_BOOT = 1000
 
 def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman rho of each row pair of (B, n) arrays: Pearson of average ranks (scipy's definition)."""
-    from scipy.stats import rankdata
 
     rx, ry = rankdata(x, axis=1), rankdata(y, axis=1)
     rx -= rx.mean(axis=1, keepdims=True)
@@ -88,6 +88,5 @@ def paired_difference(a, b, y, n_boot: int = N_BOOT, seed: int = 0, statistic: s
 
 
 def _ranked(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
 
     return rankdata(x).astype(float) if len(x) else x

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperprune.search import rounds
+from hyperprune.search.strategies.asha import asha_rungs, promotable, reduction_factor
 from hyperprune.search.strategies.base import SearchStrategy
 
 KEEP = rounds.HALF_PLUS_ONE
@@ -78,7 +79,6 @@ def replay_lsh(first: np.ndarray, later: np.ndarray, final_valid: np.ndarray, e0
 
 def replay_asha(scores: np.ndarray, final_valid: np.ndarray, e0: int, total: int) -> Pick:
     """ASHA on an (n, T) signal table, trials arriving in row order."""
-    from hyperprune.search.strategies.asha import asha_rungs, promotable, reduction_factor
 
     eta, rungs = reduction_factor(KEEP), asha_rungs(e0, KEEP, total)
     n = len(scores)

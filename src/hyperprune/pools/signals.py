@@ -22,6 +22,7 @@ import math
 import warnings
 from collections.abc import Callable
 
+from hyperprune.lyapunov.distances import distance as measure
 from hyperprune.pools.records import Run
 
 Signal = Callable[[Run, "Run | None"], float]
@@ -41,7 +42,6 @@ def ls_distance(variant: str = "reference", probe: str = "probe2", distance: str
     scores inf: it ranks last, as in the search."""
 
     def signal(run: Run, dense: Run | None) -> float:
-        from hyperprune.lyapunov.distances import distance as measure
 
         own = run.spectrum(variant, probe)
         if own is None or dense is None:

@@ -8,7 +8,6 @@ parameters read "not recorded"). Also the ties that decided a round, as the sear
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from hyperprune import __version__
 from hyperprune.lyapunov.conventions import CONVENTIONS

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
+from hyperprune.lyapunov import distance
 from hyperprune.report.rank_correlation import RankCorrelation, rank_correlation
 from hyperprune.search.search_results import SearchResults, by_epoch, number
 
@@ -38,9 +41,6 @@ def spectrum_distance(candidate: dict, dense: dict, epoch: int | None) -> float 
     values_a, values_b = [number(v) for v in a], [number(v) for v in b]
     if None in values_a or None in values_b:
         return None
-    import torch
-
-    from hyperprune.lyapunov import distance
 
     return float(distance("l2", torch.tensor(values_a, dtype=torch.float64),
                           torch.tensor(values_b, dtype=torch.float64)))

@@ -14,9 +14,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from hyperprune.report.context import convention_of, spectrum_unit
 from hyperprune.report.early_signals import EarlySignal
-from hyperprune.search.search_results import SearchResults, by_epoch, number
 from hyperprune.report.tables import Table
+from hyperprune.search.search_results import SearchResults, by_epoch, number
+from hyperprune.search.seed_noise import mean_interval
 
 DENSE_COLOUR = "black"
 STATUS_COLOURS = {"winner": "#d62728", "finalist": "#ff7f0e", "eliminated": "#7f7f7f",
@@ -54,7 +56,6 @@ def _largest_first(values: list[float]) -> list[float]:
 
 def spectra_figures(results: SearchResults) -> tuple[list[ReportFigure], list[str]]:
     """One figure per scoring round: every candidate scored in it, and the dense model in black."""
-    from hyperprune.report.context import convention_of, spectrum_unit
     figures, notes = [], []
     rounds = results.rounds or [{"round": None, "epoch": e, "candidates": [c["id"] for c in results.candidates],
                                  "kept": None} for e in _spectra_epochs(results)]
@@ -187,7 +188,6 @@ def cost_figure(cost: Table) -> ReportFigure | None:
 def seed_figure(results: SearchResults) -> ReportFigure | None:
     """Strip plot (search.final_seeds > 1): each finished model's final validation ppl per seed, its
     mean and the 95% t interval of the mean; the dense model first, in black."""
-    from hyperprune.search.seed_noise import mean_interval
     models = (results.seeds or {}).get("models") or {}
     if not models:
         return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from scipy import stats
+
 from hyperprune.strict_json import finite_or_null
 
 MIN_PAIRS = 3
@@ -35,7 +37,6 @@ class RankCorrelation:
 
 def rank_correlation(x: Sequence[float], y: Sequence[float]) -> RankCorrelation:
     """Spearman and Kendall rank correlation of paired, finite x and y."""
-    from scipy import stats
 
     if len(x) != len(y):
         raise ValueError(f"x and y must pair up, got {len(x)} and {len(y)} values")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
+
 
 @dataclass
 class StudyTrials:
@@ -37,8 +39,6 @@ def load_study_trials(run_dir: Path, config: dict[str, Any]) -> StudyTrials:
             out.note = f"no study database at {db}; trials below come from results.json only"
             return out
     try:
-        import optuna
-
         logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
         names = optuna.study.get_all_study_names(storage=storage)
         search = config.get("search") if isinstance(config.get("search"), dict) else {}

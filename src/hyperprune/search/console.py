@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyperprune.search.jobs import Job, JobRecord, job_scores
+from hyperprune.search.seed_noise import margin_of
 from hyperprune.search.ties import describe_tie, round_ties
 from hyperprune.train.progress import clock as _clock, seconds_left
 
@@ -178,7 +179,6 @@ def summary_text(results: dict[str, Any]) -> str:
 def seed_lines(results: dict[str, Any]) -> list[str]:
     """The winner's margin in seed noise (search.final_seeds): each finished model's mean over seeds,
     the winner against dense, and `seed_noise.margin_of`'s line (with one seed: not measured)."""
-    from hyperprune.search.seed_noise import margin_of
     seeds = results.get("seeds")
     lines = []
     for name, m in (seeds or {}).get("models", {}).items():

@@ -58,6 +58,7 @@ def pin_to_grid_point(sampler: optuna.samplers.GridSampler, study: optuna.Study,
 def rdb_heartbeat_ages(storage, trial_ids: list[int]) -> dict[int, float]:
     """Seconds since each trial's last heartbeat, by the database's clock, on RDB storage with
     heartbeats; {} elsewhere."""
+    # Imported here: Optuna's ORM models load only with RDB storage, and most runs use a file.
     import sqlalchemy
     from optuna.storages import RDBStorage
     from optuna.storages._rdb import models

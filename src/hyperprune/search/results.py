@@ -47,6 +47,7 @@ from hyperprune.config import to_dict
 from hyperprune.search import seed_noise
 from hyperprune.search.jobs import JobRecord, final_numbers, job_scores, job_spectra
 from hyperprune.search.schedule import Plan, seed_results
+from hyperprune.run_files import WINNER_NAME, winner_text
 from hyperprune.strict_json import finite_or_null
 from hyperprune.train.checkpoint import read_checkpoint, save_checkpoint
 
@@ -225,9 +226,6 @@ def seed_section(cfg, strategy, plan: Plan, candidates: list[dict[str, Any]], re
     return section
 
 
-WINNER_NAME = "winner.json"          # what an export is: `hyperprune status RUN_DIR/winner` reads it
-
-
 def winner_run_dir(search_run_dir: str) -> str:
     """Where training from an exported winner's config.yaml writes: beside the search's run directory
     (`runs/demo` -> `runs/demo-winner`), not in the candidate folder the winner trained in."""
@@ -252,9 +250,9 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
     config_text = yaml.safe_dump(run_config, sort_keys=False)
     params_text = json.dumps(params, indent=2) + "\n"
     source_sha = source.with_suffix(".sha256").read_text().strip()
-    winner_text = json.dumps({**(about or {}), "params": params, "checkpoint": str(source),
-                              "checkpoint_sha256": source_sha}, indent=2) + "\n"
-    if _exported(target, config_text, params_text, winner_text):
+    winner = winner_text({**(about or {}), "params": params, "checkpoint": str(source),
+                          "checkpoint_sha256": source_sha})
+    if _exported(target, config_text, params_text, winner):
         return target
     payload = read_checkpoint(source)
     payload["config"] = {**payload["config"], "run_dir": run_config["run_dir"]}
@@ -267,7 +265,7 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
     save_checkpoint(staging / "checkpoints", payload["epoch"], payload)
     (staging / "config.yaml").write_text(config_text)
     (staging / "params.json").write_text(params_text)
-    (staging / WINNER_NAME).write_text(winner_text)       # last: its presence marks a whole export
+    (staging / WINNER_NAME).write_text(winner)       # last: its presence marks a whole export
     try:
         for attempt in range(3):
             try:
@@ -277,7 +275,7 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
                 break
             except OSError:                  # another process is swapping in the same export right now
                 time.sleep(0.2)
-                if _exported(target, config_text, params_text, winner_text):
+                if _exported(target, config_text, params_text, winner):
                     break
                 if attempt == 2:
                     raise
@@ -287,11 +285,11 @@ def export_winner(run_dir: Path, checkpoint: str, run_config: dict[str, Any], pa
     return target
 
 
-def _exported(target: Path, config_text: str, params_text: str, winner_text: str) -> bool:
+def _exported(target: Path, config_text: str, params_text: str, winner: str) -> bool:
     """Whether `target` already holds this export (winner.json names the source checkpoint's sha256)."""
     try:
         return ((target / "config.yaml").read_text() == config_text
                 and (target / "params.json").read_text() == params_text
-                and (target / WINNER_NAME).read_text() == winner_text)
+                and (target / WINNER_NAME).read_text() == winner)
     except OSError:
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import random
 import re
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import optuna
+import sqlalchemy.exc as sa
 
 from hyperprune.errors import UserError
 from hyperprune.files import ProcessLock
@@ -54,7 +56,6 @@ def with_driver(url: str) -> str:
     head, sep, rest = url.partition("://")
     if not sep or head not in ("postgresql", "postgres", "mysql"):
         return url
-    import importlib.util
     if head == "mysql":
         if importlib.util.find_spec("MySQLdb") is None and importlib.util.find_spec("pymysql") is not None:
             return f"mysql+pymysql://{rest}"
@@ -120,7 +121,6 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
         raise UserError(f"storage '{redact(given)}' needs a database driver that is not installed; "
                         f"pip install 'hyperprune[postgres]' for PostgreSQL, or 'hyperprune[mysql]' for MySQL") from None
     except Exception as exc:  # sqlalchemy's errors: connection refused, authentication, bad database
-        import sqlalchemy.exc as sa
         if not _is_connection_error(exc) and not isinstance(exc, (ValueError, sa.ArgumentError)):
             raise
         raise UserError(f"cannot reach storage '{redact(given)}': {_first_line(_root(exc))}") from None
@@ -166,7 +166,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _is_connection_error(exc: BaseException | None) -> bool:
     """A lost or refused connection, also when Optuna wrapped it (StorageInternalError from ...)."""
-    import sqlalchemy.exc as sa
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(exc, (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, ConnectionError)):

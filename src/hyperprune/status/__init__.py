@@ -7,13 +7,11 @@ It sits above `train` and `search`, whose files it reads, and below `report` and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from hyperprune.errors import UserError
-from hyperprune.run_files import RESULTS_NAME, results_path
-from hyperprune.search.results import WINNER_NAME
+from hyperprune.run_files import RESULTS_NAME, is_winner_export, read_winner, results_path
 from hyperprune.status.search import describe_search_status, search_status
 from hyperprune.status.training import describe_train_status, train_status
 
@@ -24,7 +22,7 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory '{path}' does not exist; give a train or search run directory")
-    if (path / WINNER_NAME).is_file():
+    if is_winner_export(path):
         return winner_status(path)
     if results_path(path).is_file() or (path / "search.yaml").is_file():
         return search_status(path)
@@ -36,7 +34,7 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
 
 def winner_status(path: Path) -> dict[str, Any]:
     """A search's exported winner: a finished model, described by its winner.json (no log of its own)."""
-    about = json.loads((path / WINNER_NAME).read_text())
+    about = read_winner(path)
     return {"kind": "winner", "run_dir": str(path), "state": "exported", **about}
 
 

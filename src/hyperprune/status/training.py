@@ -7,7 +7,6 @@ Read-only: it reads config.yaml, log.jsonl and summary.json, and probes the run 
 from __future__ import annotations
 
 import fcntl
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import yaml
 
 from hyperprune.files import LOCK_NAME
-from hyperprune.run_files import LOG_NAME, read_log
+from hyperprune.run_files import LOG_NAME, read_log, read_summary
 from hyperprune.train.progress import clock
 
 
@@ -54,8 +53,7 @@ def train_status(run_dir: Path) -> dict[str, Any]:
     config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
     epochs = (config.get("train") or {}).get("epochs")
     log = read_log(run_dir)
-    summary_path = run_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    summary = read_summary(run_dir)
     done = log[-1]["epoch"] if log else 0
     pid, gone = lock_state(run_dir)
     valid = [e for e in log if e.get("valid_ppl") is not None]

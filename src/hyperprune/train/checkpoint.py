@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from hyperprune.errors import UserError
@@ -99,7 +100,6 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
 def _legacy_numpy_globals() -> list:
     """The numpy globals an old checkpoint's random state needs (a uint32 array), under the module
     paths numpy 1 (`numpy.core`) and numpy 2 (`numpy._core`) pickle them with."""
-    import numpy as np
 
     core = np._core if hasattr(np, "_core") else np.core
     reconstruct = core.multiarray._reconstruct

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from hyperprune.models import build_model
+from hyperprune.sparse.summary import sparsity_summary
+
 FLOAT_BYTES = 4
 # What a checkpoint holds besides tensors of the model's size: config, history and the random
 # generators' states (Python, numpy, torch, the batch lengths'; the sparse engine's one more). Read
@@ -61,8 +64,6 @@ def optimizer_copies(train_cfg) -> int:
 
 def run_footprint(cfg, vocab_size: int) -> Footprint:
     """The footprint of run config `cfg` (resolved: `train.trainer.resolve_run_config`)."""
-    from hyperprune.models import build_model
-    from hyperprune.sparse.summary import sparsity_summary
 
     with torch.device("meta"):
         model = build_model(cfg.model, vocab_size)

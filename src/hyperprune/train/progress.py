@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Callable
 
+from tqdm import tqdm
+
 from hyperprune.perplexity import perplexity
 
 
@@ -52,7 +54,6 @@ class EpochProgress:
         self.milestones = max(1, round(1 / every)) if every > 0 else 0
         self._bar = None
         if mode == "bar":
-            from tqdm import tqdm
             self._bar = tqdm(total=steps, desc=f"{self.label}epoch {epoch}", leave=False, unit="batch",
                              dynamic_ncols=True, file=sys.stderr)
 

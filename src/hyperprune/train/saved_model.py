@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 
 from hyperprune.config import from_dict, to_dict
 from hyperprune.data import load_corpus
@@ -76,7 +78,6 @@ def _vocabulary(payload: dict[str, Any], cfg: RunConfig, path: Path) -> Vocabula
 
 def export_model(path: str | Path, out: str | Path, format: str = "sparse") -> Exported:
     """Write the model at `path` (anything `load_model` reads but an export) to `out` in safetensors."""
-    from safetensors.torch import save
 
     if format not in FORMATS:
         raise UserError(f"export format '{format}' is not known; allowed: {', '.join(FORMATS)}")
@@ -138,7 +139,6 @@ def _unique_tensors(model: RecurrentLM) -> tuple[dict[str, torch.Tensor], dict[s
 
 
 def _load_export(path: Path, device) -> LoadedModel:
-    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import random
 import time
@@ -23,12 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from hyperprune.config import from_dict, to_dict
+from hyperprune.errors import UserError
 from hyperprune.data import Corpus, batchify, get_batch, load_corpus
 from hyperprune.models import build_model, detach_state, resolve_model_config
 from hyperprune.sparse import PRESET_TRAIN_OVERRIDES, SparseEngine, resolve_sparse_config, sparsity_summary
 from hyperprune.train import asgd
-from hyperprune.files import atomic_write_text
 from hyperprune.perplexity import perplexity
+from hyperprune.run_files import save_summary
 from hyperprune.train.checkpoint import load_latest, load_weights, read_checkpoint, save_checkpoint
 from hyperprune.train.config import RunConfig, TrainConfig
 from hyperprune.train.device import resolve_device
@@ -411,7 +411,7 @@ def write_summary(trainer: Trainer, wall_s: float) -> dict[str, Any]:
         # Per-tensor total/nonzero counts and FLOPs per token, dense runs included.
         "sparse": trainer.sparse.summary() if trainer.sparse is not None else sparsity_summary(trainer.model),
     }
-    atomic_write_text(trainer.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    save_summary(trainer.run_dir, summary)
     return summary
 
 
@@ -425,7 +425,6 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu", averaged:
         directory = path / "checkpoints" if (path / "checkpoints").is_dir() else path
         payload = load_latest(directory, map_location=device)
         if payload is None:
-            from hyperprune.errors import UserError
             raise UserError(f"no checkpoint found in '{path}'; train first or name a .pt file")
     else:
         payload = read_checkpoint(path, map_location=device)
