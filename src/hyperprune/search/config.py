@@ -147,7 +147,9 @@ class SearchConfig(RunConfig):
             if importlib.util.find_spec("cmaes") is None:
                 raise UserError("search.sampler = cmaes needs the 'cmaes' package (pip install cmaes); "
                                 "or use tpe, random, grid or gp")
-        strategy_for(self)                     # checks the strategy's own arguments
+        # The strategy's constructor is the one home of its checks (as Optuna's samplers check
+        # theirs): building it here is pure and cheap, and the search builds its own once later.
+        strategy_for(self)
         check_choice("lyapunov.distance", self.lyapunov.distance, DISTANCES)
         SearchSpace.from_config(self)          # validates every entry of the space
 
