@@ -214,10 +214,10 @@ def test_second_process_on_a_run_directory_is_refused(trained, tiny_corpus_dir, 
     import sys
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from hyperprune.files import run_dir_lock; "
+        [sys.executable, "-c", "import sys; from hyperprune.files import run_dir_lock; "
                                f"lock = run_dir_lock({str(trained)!r}, 'train').acquire(); "
-                               "print('locked', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+                               "print('locked', flush=True); sys.stdin.read()"],   # holds until killed
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = snapshot(trained)
