@@ -7,7 +7,6 @@ A missing, unreadable or unreachable storage gives a note, never an error: the r
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ def load_study_trials(run_dir: Path, config: dict[str, Any]) -> StudyTrials:
             out.note = f"no study database at {db}; trials below come from results.json only"
             return out
     try:
-        logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
         names = optuna.study.get_all_study_names(storage=storage)
         search = config.get("search") if isinstance(config.get("search"), dict) else {}
         wanted = search.get("study_name") or Path(run_dir).resolve().name   # the search's default name
