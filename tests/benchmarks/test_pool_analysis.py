@@ -36,12 +36,32 @@ def test_markdown_tables_quote_the_analysis(pool_analysis, long_pool_dir, tmp_pa
     # c02, c05, c08, c11, c14, c17 are the synthetic pool's `magnitude` candidates (c20 = c05 counts once)
     assert "without `nonzeros` redistribution (6 candidates), Spearman rho" in out
     assert "| full | 0.00 [0.00, 0.00] | [0.00, 0.00] | 100% | 100% | 256.0 | 2560 | no candidate changes it |" in out
+    # the synthetic pool seeds c00 and c01 only, so the post hoc threshold (without c07) is the fixed one
+    assert "within noise at 1.58 ppl, the pooled seed sd of the seeded candidates without c07" in out
+    assert "| full | 100% |" in out
     saved = json.loads((out_dir / "pool_ptb_long_analysis.json").read_text())
+    assert saved["post_hoc_within_noise"]["noise_sd"] == pytest.approx(1.58, abs=0.005)
     assert saved["all"]["w_star"] == 2 and "per_subpool" not in saved["all"]["replay"]
     assert saved["post_hoc_without_nonzeros"]["candidates"] == [f"c{i:02d}-s0" for i in (2, 5, 8, 11, 14, 17)]
     assert sorted(p.name for p in out_dir.glob("*.png")) == [
         "pool_ptb_long_regret_vs_cost.png", "pool_ptb_long_rho_by_window.png", "pool_ptb_long_rho_vs_dense_ratio.png",
         "pool_ptb_long_seed_noise.png"]
+
+
+def test_the_post_hoc_noise_threshold_leaves_c07_out(pool_analysis):
+    import numpy as np
+
+    def seeded(sd):
+        return {"df": 2, "test": {"sd": sd}}
+
+    result = {"seed_noise": {"runs": {"dense": seeded(9.0), "c07": seeded(52.63), "c00": seeded(1.0),
+                                      "c21": seeded(0.5)}},
+              "replay": {"per_subpool": {"lsh": {"regret": np.array([0.0, 0.5, 1.0, np.nan, 30.0])}}}}
+    # pooled over c00 and c21, 2 degrees of freedom each: sqrt((2 * 1.0 + 2 * 0.25) / 4)
+    assert pool_analysis.post_hoc_noise_sd(result) == pytest.approx(0.790569, abs=1e-6)
+    assert pool_analysis.post_hoc_within_noise(result) == {"lsh": 0.5}       # 0 and 0.5 of 4 finished
+    result["seed_noise"]["runs"] = {"dense": seeded(9.0), "c07": seeded(52.63)}
+    assert pool_analysis.post_hoc_noise_sd(result) is None and pool_analysis.post_hoc_within_table(result) == []
 
 
 def test_a_missing_pool_is_a_one_line_error(pool_analysis, tmp_path, capsys):
