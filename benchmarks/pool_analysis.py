@@ -447,6 +447,8 @@ def plot(result: dict, without: dict | None, folder: Path, prefix: str) -> list[
                             color=colours[i], capsize=3, label=name)
             ax.set_xlabel(f"cost ({unit}s, mean over sub-pools)" if cost == "windows" else "cost (seconds)")
         axes[0].set_ylabel("regret (final test ppl above the sub-pool's best)")
+        # random's regret is tens of ppl, the others' about one: linear below 1 ppl, log above
+        axes[0].set_yscale("symlog", linthresh=1.0)
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         fig.suptitle(f"{rep['subpools']} random sub-pools of {rep['subpool_size']}: mean and 95% CI")
         fig.tight_layout()
@@ -464,7 +466,8 @@ def plot(result: dict, without: dict | None, folder: Path, prefix: str) -> list[
             ax.plot([x] * len(e["test"]["by_seed"]), list(e["test"]["by_seed"].values()), "x", ms=9,
                     label=f"{key}: seeds {', '.join(e['test']['by_seed'])} (sd {e['test']['sd']:.1f})")
         ax.set_xlabel("candidate, by final test ppl (dense at -1)")
-        ax.set_ylabel("final test ppl")
+        ax.set_ylabel("final test ppl (log scale: candidates that never train sit at 5x the rest)")
+        ax.set_yscale("log")
         ax.legend(fontsize=7)
         fig.tight_layout()
         paths.append(folder / f"{prefix}_seed_noise.png")
